@@ -1,0 +1,100 @@
+"""The launcher protocol: how activities start, observe and stop code servers and run workers."""
+
+from __future__ import annotations
+
+import signal as signals
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from contracts.agent import LaunchRunInput, StopResult
+from contracts.handles import ServerHandle, WorkerHandle
+from contracts.locations import LauncherKind, LocationSpec
+
+
+class Phase(StrEnum):
+    """What a launcher can see of one process, container or pod."""
+
+    PENDING = "pending"  # launched, the job (or server) not running yet
+    RUNNING = "running"
+    EXITED = "exited"  # ended, exit status known
+    LOST = "lost"  # gone without an exit status
+
+
+class ProcessView(BaseModel):
+    """One observation of a server or worker."""
+
+    phase: Phase
+    exit_code: int | None = None
+    signal: int | None = None
+    oom_killed: bool = False
+    started: bool = False  # the job got as far as running (even if it has ended since)
+    message: str = ""  # termination message written by the run executor, or the launcher's own detail
+
+
+class LaunchError(Exception):
+    """A launch failed in a way a retry will not fix (bad spec, missing image, unwritable state)."""
+
+
+TokenSource = Callable[[], Awaitable[str]]
+
+
+class Launcher(Protocol):
+    """Starts, observes and stops code servers and run workers on one backend."""
+
+    kind: LauncherKind
+
+    async def launch_server(self, spec: LocationSpec, generation: int, instance: int) -> ServerHandle:
+        """Start the named code-server instance, or adopt it if it already exists."""
+        ...
+
+    async def server_state(self, handle: ServerHandle) -> ProcessView:
+        """Observe a code server."""
+        ...
+
+    async def stop_server(self, handle: ServerHandle, grace_s: float) -> StopResult:
+        """Stop a code server (graceful, then forced) and remove it; idempotent."""
+        ...
+
+    async def launch_worker(self, request: LaunchRunInput, token: TokenSource) -> WorkerHandle:
+        """Start the worker of one run attempt, or adopt it; `token` is awaited only for a real launch."""
+        ...
+
+    async def worker_state(self, handle: WorkerHandle) -> ProcessView:
+        """Observe a run worker."""
+        ...
+
+    async def stop_worker(self, run_id: str, attempt: int, grace_s: float) -> StopResult:
+        """Stop the worker of one run attempt (graceful, then forced); idempotent."""
+        ...
+
+    async def log_tail(self, name: str, max_bytes: int = 4000) -> str:
+        """The last output of a server or worker, for failure reasons."""
+        ...
+
+
+def server_name(location: str, generation: int, instance: int) -> str:
+    """Unique name of one code-server instance; the launchers' idempotency key."""
+    return f"{location}-g{generation}-i{instance}"
+
+
+def worker_name(run_id: str, attempt: int) -> str:
+    """Unique name of one run attempt's worker; the launchers' idempotency key."""
+    return f"run-{run_id}-a{attempt}"
+
+
+def describe_exit(view: ProcessView) -> str:
+    """How a process ended, in words: 'exited with code 2', 'was killed by signal SIGKILL', ..."""
+    if view.oom_killed:
+        return "was killed: out of memory (OOMKilled)"
+    if view.signal is not None:
+        try:
+            name = signals.Signals(view.signal).name
+        except ValueError:
+            name = str(view.signal)
+        return f"was killed by signal {name}"
+    if view.exit_code is not None:
+        return f"exited with code {view.exit_code}"
+    return f"vanished ({view.message or 'no exit status'})"

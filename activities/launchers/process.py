@@ -1,0 +1,302 @@
+"""Process launcher: code servers and run workers as local processes that outlive the agent.
+
+Each server or worker gets a directory under the agent's state dir, named by its idempotency key
+(`servers/<location>-g<gen>-i<instance>`, `runs/run-<id>-a<attempt>`). A stdlib-only shim
+(process_shim.py) runs in its own session, spawns the command, writes `pid.json` and, when the command
+ends, `exit.json`. A retried activity finds the directory and adopts what is there instead of launching
+again; pid + start time guard against pid reuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from activities.launchers.base import LaunchError, Phase, ProcessView, TokenSource, server_name, worker_name
+from activities.launchers.process_files import is_same_process, read_json, tail, write_json
+from contracts.agent import LaunchRunInput, StopResult
+from contracts.handles import ServerHandle, WorkerHandle
+from contracts.locations import LauncherKind, LocationSpec
+
+SHIM = Path(__file__).with_name("process_shim.py")
+# Only these of the agent's variables reach user processes: never the agent's token or settings.
+INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "USER")
+PID_WAIT_S = 10.0
+Prepare = Callable[[], Awaitable[tuple[list[str], dict[str, str], dict[str, Any]]]]
+ADOPT_WAIT_S = 3.0
+
+
+class ProcessLauncherSettings(BaseModel):
+    """What the process launcher needs from the agent's settings."""
+
+    state_dir: Path
+    control_plane_url: str
+    python: str = sys.executable
+    host: str = "127.0.0.1"
+
+
+class ProcessLauncher:
+    """Launcher for local processes (the embedded default)."""
+
+    kind: LauncherKind = "process"
+
+    def __init__(self, settings: ProcessLauncherSettings) -> None:
+        self.settings = settings
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+
+    # ---- code servers ---------------------------------------------------------------------
+
+    async def launch_server(self, spec: LocationSpec, generation: int, instance: int) -> ServerHandle:
+        """Start the code-server instance, or adopt the one a previous attempt started."""
+        name = server_name(spec.name, generation, instance)
+        directory = self._dir("servers", name)
+
+        async def prepare() -> tuple[list[str], dict[str, str], dict[str, Any]]:
+            port = _free_port(self.settings.host)
+            values = {"port": str(port), "host": self.settings.host, "module": spec.module}
+            default = [self.settings.python, "-m", "longshoreman", "code-server", "--module", "{module}"]
+            default += ["--port", "{port}", "--host", "{host}"]
+            command = [part.format(**values) for part in (spec.command or default)]
+            env = self._base_env(spec.env) | {"LONGSHOREMAN_PORT": str(port)}
+            return command, env, {"port": port}
+
+        # A dead instance is no use to anyone: relaunch it (a run worker, in contrast, must never run twice).
+        meta = await self._ensure_started(directory, prepare, spec.working_dir, relaunch_ended=True)
+        return ServerHandle(
+            name=name,
+            location=spec.name,
+            generation=generation,
+            instance=instance,
+            launcher=self.kind,
+            url=f"http://{self.settings.host}:{meta['port']}",
+            ref={"directory": str(directory), "port": int(meta["port"])},
+            launched_at=datetime.fromisoformat(str(meta["launched_at"])),
+        )
+
+    async def server_state(self, handle: ServerHandle) -> ProcessView:
+        """Observe a code server's process."""
+        view = self._observe(self._dir("servers", handle.name), handle.launched_at)
+        if view.phase is Phase.PENDING:
+            return view.model_copy(update={"phase": Phase.RUNNING}) if self._pid_alive(handle.name) else view
+        return view
+
+    async def stop_server(self, handle: ServerHandle, grace_s: float) -> StopResult:
+        """Stop a code server: SIGTERM to its process group, then SIGKILL after the grace period."""
+        return await self._stop(self._dir("servers", handle.name), grace_s)
+
+    # ---- run workers ----------------------------------------------------------------------
+
+    async def launch_worker(self, request: LaunchRunInput, token: TokenSource) -> WorkerHandle:
+        """Start the worker of one run attempt, or adopt the one a previous attempt started."""
+        name = worker_name(request.run_id, request.attempt)
+        directory = self._dir("runs", name)
+        spec = request.location
+
+        async def prepare() -> tuple[list[str], dict[str, str], dict[str, Any]]:
+            import json
+
+            env = self._base_env(spec.env) | {
+                "LONGSHOREMAN_RUN_ID": request.run_id,
+                "LONGSHOREMAN_RUN_ATTEMPT": str(request.attempt),
+                "LONGSHOREMAN_RUN_MODULE": spec.module,
+                "LONGSHOREMAN_RUN_JOB": request.job,
+                "LONGSHOREMAN_RUN_CONFIG": json.dumps(request.config),
+                "LONGSHOREMAN_RUN_TAGS": json.dumps(request.tags),
+                "LONGSHOREMAN_CONTROL_PLANE_URL": self.settings.control_plane_url,
+                "LONGSHOREMAN_RUN_TOKEN": await token(),
+                "LONGSHOREMAN_STARTED_FILE": str(directory / "started"),
+                "LONGSHOREMAN_TERMINATION_FILE": str(directory / "termination"),
+            }
+            return [self.settings.python, "-m", "longshoreman", "execute-run"], env, {}
+
+        meta = await self._ensure_started(directory, prepare, spec.working_dir)
+        return WorkerHandle(
+            name=name,
+            run_id=request.run_id,
+            attempt=request.attempt,
+            launcher=self.kind,
+            ref={"directory": str(directory), **self._pid_ref(directory)},
+            launched_at=datetime.fromisoformat(str(meta["launched_at"])),
+        )
+
+    async def worker_state(self, handle: WorkerHandle) -> ProcessView:
+        """Observe a run worker: PENDING until the executor marks the job started, then RUNNING."""
+        directory = self._dir("runs", handle.name)
+        view = self._observe(directory, handle.launched_at)
+        if not (directory / "started").exists():
+            return view
+        if view.phase is Phase.PENDING and self._pid_alive(handle.name):
+            return view.model_copy(update={"phase": Phase.RUNNING, "started": True})
+        return view.model_copy(update={"started": True})
+
+    async def stop_worker(self, run_id: str, attempt: int, grace_s: float) -> StopResult:
+        """Stop one attempt's worker; a later launch of that attempt is refused."""
+        directory = self._dir("runs", worker_name(run_id, attempt))
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "stop_requested").touch()
+        return await self._stop(directory, grace_s)
+
+    async def log_tail(self, name: str, max_bytes: int = 4000) -> str:
+        """The last output of a server or worker."""
+        kind = "runs" if name.startswith("run-") else "servers"
+        return tail(self._dir(kind, name) / "output.log", max_bytes)
+
+    def pid_of(self, name: str) -> int | None:
+        """Pid of a server's or worker's main process, if known (for tests and diagnostics)."""
+        kind = "runs" if name.startswith("run-") else "servers"
+        info = read_json(self._dir(kind, name) / "pid.json")
+        return int(info["pid"]) if info else None
+
+    # ---- shared machinery -------------------------------------------------------------------
+
+    def _dir(self, kind: str, name: str) -> Path:
+        return self.settings.state_dir / kind / name
+
+    def _base_env(self, spec_env: dict[str, str]) -> dict[str, str]:
+        inherited = {key: os.environ[key] for key in INHERITED_ENV if key in os.environ}
+        return inherited | {"PYTHONUNBUFFERED": "1"} | spec_env
+
+    async def _ensure_started(
+        self, directory: Path, prepare: Prepare, working_dir: str | None, relaunch_ended: bool = False
+    ) -> dict[str, Any]:
+        meta = read_json(directory / "launch.json")
+        if meta is not None:
+            started = await self._wait_for_pid(directory, ADOPT_WAIT_S)
+            ended = (directory / "exit.json").exists() or not self._alive(directory)
+            if started and not (relaunch_ended and ended):
+                return meta
+            # No process (the agent died between writing launch.json and spawning), or a dead server. Start afresh.
+            directory.rename(directory.with_name(f"{directory.name}.ended-{time.time_ns()}"))
+        if (directory / "stop_requested").exists():
+            raise LaunchError("stopped before it started: not launching")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            command, env, extra = await prepare()
+            cwd = working_dir or os.getcwd()
+            if not Path(cwd).is_dir():
+                raise LaunchError(f"working directory {cwd} does not exist")
+            meta = {"launched_at": datetime.now(UTC).isoformat(), "command": command, "cwd": cwd, **extra}
+            write_json(directory / "launch.json", meta)
+            shim = [self.settings.python, "-I", "-S", str(SHIM), str(directory), "--", *command]
+            child = subprocess.Popen(
+                shim,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as err:
+            raise LaunchError(f"cannot launch in state directory {directory}: {err.strerror or err}") from err
+        self._children[child.pid] = child
+        if not await self._wait_for_pid(directory, PID_WAIT_S):
+            raise LaunchError(f"process did not start within {PID_WAIT_S:.0f} s: {tail(directory / 'output.log', 500)}")
+        return meta
+
+    async def _wait_for_pid(self, directory: Path, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if (directory / "pid.json").exists() or (directory / "exit.json").exists():
+                return True
+            await asyncio.sleep(0.003)
+        return False
+
+    def _pid_ref(self, directory: Path) -> dict[str, int]:
+        info = read_json(directory / "pid.json") or {}
+        return {key: int(info[key]) for key in ("pid", "start_ticks") if key in info}
+
+    def _pid_alive(self, name: str) -> bool:
+        kind = "runs" if name.startswith("run-") else "servers"
+        return self._alive(self._dir(kind, name))
+
+    def _alive(self, directory: Path) -> bool:
+        info = read_json(directory / "pid.json")
+        return info is not None and is_same_process(int(info["pid"]), int(info["start_ticks"]))
+
+    def _observe(self, directory: Path, launched_at: datetime) -> ProcessView:
+        self._reap()
+        ended = read_json(directory / "exit.json")
+        if ended is not None:
+            return _exited(directory, ended)
+        info = read_json(directory / "pid.json")
+        if info is None:
+            age = (datetime.now(UTC) - launched_at).total_seconds()
+            return ProcessView(phase=Phase.PENDING if age < PID_WAIT_S else Phase.LOST, message="never started")
+        if is_same_process(int(info["pid"]), int(info["start_ticks"])):
+            return ProcessView(phase=Phase.PENDING)
+        if is_same_process(int(info["shim_pid"]), int(info["shim_start_ticks"])):
+            return ProcessView(phase=Phase.PENDING)  # exited a moment ago; the shim is writing exit.json
+        ended = read_json(directory / "exit.json")
+        if ended is not None:
+            return _exited(directory, ended)
+        return ProcessView(
+            phase=Phase.LOST, message="process vanished without an exit status (its supervisor was killed)"
+        )
+
+    async def _stop(self, directory: Path, grace_s: float) -> StopResult:
+        info = read_json(directory / "pid.json")
+        if read_json(directory / "exit.json") is not None:
+            return StopResult(stopped=True, detail="already exited")
+        if info is None:
+            return StopResult(stopped=False, detail="never started")
+        pid, ticks = int(info["pid"]), int(info["start_ticks"])
+        if not is_same_process(pid, ticks):
+            return StopResult(stopped=True, detail="already gone")
+        _signal_group(pid, signal.SIGTERM)
+        if await self._wait_gone(pid, ticks, grace_s):
+            return StopResult(stopped=True, detail="stopped by SIGTERM")
+        _signal_group(pid, signal.SIGKILL)
+        await self._wait_gone(pid, ticks, 10.0)
+        return StopResult(stopped=True, detail=f"killed after a grace period of {grace_s:g} s")
+
+    async def _wait_gone(self, pid: int, ticks: int, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while is_same_process(pid, ticks):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    def _reap(self) -> None:
+        # Shims we started are our children: poll them so finished ones do not linger as zombies.
+        for pid, child in list(self._children.items()):
+            if child.poll() is not None:
+                del self._children[pid]
+
+
+def _exited(directory: Path, ended: dict[str, object]) -> ProcessView:
+    message = tail(directory / "termination", 2000).strip() or str(ended.get("error") or "")
+    code = ended.get("exit_code")
+    sig = ended.get("signal")
+    return ProcessView(
+        phase=Phase.EXITED,
+        exit_code=int(code) if isinstance(code, int) else None,
+        signal=int(sig) if isinstance(sig, int) else None,
+        message=message,
+    )
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

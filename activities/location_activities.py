@@ -1,0 +1,129 @@
+"""Activities of a code location's lifecycle: launch, probe, fetch definitions, supervise, stop."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.launchers.base import LaunchError, Phase, describe_exit
+from activities.launchers.registry import LauncherRegistry
+from activities.polling import poll_until
+from contracts.agent import HealthResult, LaunchServerInput, ProbeInput, ServerExit, StopResult, StopServerInput
+from contracts.handles import ServerHandle
+from contracts.locations import Definitions
+from contracts.temporal import Activities
+
+
+class LocationActivities:
+    """Side effects of CodeLocationWorkflow."""
+
+    def __init__(self, launchers: LauncherRegistry) -> None:
+        self._launchers = launchers
+        self._http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+
+    @activity.defn(name=Activities.LAUNCH_CODE_SERVER)
+    async def launch_code_server(self, request: LaunchServerInput) -> ServerHandle:
+        """Start the code-server instance named by location, generation and instance (adopts an existing one)."""
+        launcher = self._launchers.get(request.spec.launcher)
+        try:
+            return await launcher.launch_server(request.spec, request.generation, request.instance)
+        except LaunchError as err:
+            raise ApplicationError(str(err), type="LaunchError", non_retryable=True) from err
+
+    @activity.defn(name=Activities.AWAIT_HEALTHY)
+    async def await_healthy(self, probe: ProbeInput) -> HealthResult:
+        """Wait until the server answers its health path; fail fast if it exits; give up after the startup timeout."""
+        handle = probe.handle
+        launcher = self._launchers.get(handle.launcher)
+        deadline = handle.launched_at.timestamp() + probe.timeout_s
+
+        async def check() -> HealthResult | None:
+            view = await launcher.server_state(handle)
+            if view.phase in (Phase.EXITED, Phase.LOST):
+                tail = await launcher.log_tail(handle.name, 1500)
+                raise ApplicationError(
+                    f"code server {describe_exit(view)} during start-up: {tail.strip()[-1500:]}",
+                    type="ServerExited",
+                    non_retryable=True,
+                )
+            if await self._healthy(handle.url + probe.health_path, probe.settings.probe_timeout_s) is None:
+                return HealthResult(healthy=True, elapsed_s=time.time() - handle.launched_at.timestamp())
+            if time.time() > deadline:
+                raise ApplicationError(
+                    f"code server not healthy within the startup timeout of {probe.timeout_s:g} s",
+                    type="StartupTimeout",
+                    non_retryable=True,
+                )
+            return None
+
+        return await poll_until(check, 0.05)
+
+    @activity.defn(name=Activities.FETCH_DEFINITIONS)
+    async def fetch_definitions(self, handle: ServerHandle) -> Definitions:
+        """Ask the code server which jobs it offers."""
+        try:
+            response = await self._http.get(handle.url + "/definitions", timeout=10)
+            response.raise_for_status()
+            return Definitions.model_validate_json(response.content)
+        except httpx.HTTPError as err:
+            raise ApplicationError(f"cannot fetch definitions from {handle.name}: {err!r}", type="Definitions") from err
+        except ValueError as err:
+            raise ApplicationError(
+                f"code server {handle.name} sent invalid definitions: {err}", type="Definitions", non_retryable=True
+            ) from err
+
+    @activity.defn(name=Activities.SUPERVISE_CODE_SERVER)
+    async def supervise_code_server(self, probe: ProbeInput) -> ServerExit:
+        """Probe the server until it is gone or fails `failure_threshold` probes in a row; heartbeats meanwhile."""
+        handle = probe.handle
+        launcher = self._launchers.get(handle.launcher)
+        settings = probe.settings
+        since = time.time()
+        failures: list[str] = []
+        last_probe = 0.0
+
+        async def check() -> ServerExit | None:
+            nonlocal last_probe
+            view = await launcher.server_state(handle)
+            if view.phase in (Phase.EXITED, Phase.LOST):
+                return ServerExit(reason=f"code server {describe_exit(view)}", healthy_for_s=time.time() - since)
+            if time.monotonic() - last_probe < settings.probe_interval_s:
+                return None
+            last_probe = time.monotonic()
+            problem = await self._healthy(handle.url + probe.health_path, settings.probe_timeout_s)
+            if problem is None:
+                failures.clear()
+                return None
+            failures.append(problem)
+            if len(failures) >= settings.failure_threshold:
+                return ServerExit(
+                    reason=f"health check failed {len(failures)} times in a row: {problem}",
+                    healthy_for_s=time.time() - since,
+                )
+            return None
+
+        # Process liveness is checked often (cheap); HTTP probes only every probe_interval_s.
+        return await poll_until(check, min(0.25, settings.probe_interval_s))
+
+    @activity.defn(name=Activities.STOP_CODE_SERVER)
+    async def stop_code_server(self, request: StopServerInput) -> StopResult:
+        """Stop a code-server instance; idempotent."""
+        launcher = self._launchers.get(request.handle.launcher)
+        return await launcher.stop_server(request.handle, request.grace_s)
+
+    async def _healthy(self, url: str, timeout_s: float) -> str | None:
+        """None if healthy, else what went wrong."""
+        try:
+            response = await self._http.get(url, timeout=timeout_s)
+        except httpx.TimeoutException:
+            return f"no answer within {timeout_s:g} s"
+        except httpx.HTTPError as err:
+            return f"{type(err).__name__}: {err}"
+        return None if response.status_code == 200 else f"HTTP {response.status_code}"
+
+    async def aclose(self) -> None:
+        """Close the probe client."""
+        await self._http.aclose()

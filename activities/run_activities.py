@@ -1,0 +1,102 @@
+"""Activities of a run: launch its worker, watch it start, supervise it to the end, stop it."""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.control_plane_client import ControlPlaneClient
+from activities.launchers.base import LaunchError, Phase, ProcessView, describe_exit
+from activities.launchers.registry import LauncherRegistry
+from activities.polling import poll_until
+from contracts.agent import LaunchRunInput, OutcomeKind, RunOutcome, RunStarted, StopResult, StopRunInput, WatchRunInput
+from contracts.handles import WorkerHandle
+from contracts.temporal import Activities
+
+LOAD_ERROR_EXIT = 2
+COMMAND_NOT_FOUND_EXIT = 127
+
+
+class RunActivities:
+    """Side effects of RunWorkflow."""
+
+    def __init__(self, launchers: LauncherRegistry, control_plane: ControlPlaneClient, poll_interval_s: float = 0.1):
+        self._launchers = launchers
+        self._control_plane = control_plane
+        self._interval = poll_interval_s
+
+    @activity.defn(name=Activities.LAUNCH_RUN_WORKER)
+    async def launch_run_worker(self, request: LaunchRunInput) -> WorkerHandle:
+        """Start the worker of one run attempt; a retry adopts the worker a previous try started."""
+        launcher = self._launchers.get(request.location.launcher)
+
+        async def token() -> str:
+            return await self._control_plane.run_token(request.run_id, request.attempt)
+
+        try:
+            return await launcher.launch_worker(request, token)
+        except LaunchError as err:
+            raise ApplicationError(str(err), type="LaunchError", non_retryable=True) from err
+
+    @activity.defn(name=Activities.AWAIT_RUN_STARTED)
+    async def await_run_started(self, request: WatchRunInput) -> RunStarted:
+        """Return once the job runs, or with its outcome if the worker ended first. The workflow owns the deadline."""
+        launcher = self._launchers.get(request.handle.launcher)
+
+        async def check() -> RunStarted | None:
+            view = await launcher.worker_state(request.handle)
+            if view.phase is Phase.RUNNING or view.started:
+                return RunStarted(running=True)  # if it has ended meanwhile, supervision returns at once
+            if view.phase in (Phase.EXITED, Phase.LOST):
+                return RunStarted(running=False, outcome=await self._outcome(request.handle, view))
+            return None
+
+        return await poll_until(check, self._interval)
+
+    @activity.defn(name=Activities.SUPERVISE_RUN_WORKER)
+    async def supervise_run_worker(self, request: WatchRunInput) -> RunOutcome:
+        """Watch the worker until it ends; heartbeats so a dead agent is noticed and another re-attaches."""
+        launcher = self._launchers.get(request.handle.launcher)
+
+        async def check() -> RunOutcome | None:
+            view = await launcher.worker_state(request.handle)
+            if view.phase in (Phase.EXITED, Phase.LOST):
+                return await self._outcome(request.handle, view)
+            return None
+
+        return await poll_until(check, self._interval)
+
+    @activity.defn(name=Activities.STOP_RUN_WORKER)
+    async def stop_run_worker(self, request: StopRunInput) -> StopResult:
+        """Stop one attempt's worker: SIGTERM, the grace period, then SIGKILL; idempotent."""
+        launcher = self._launchers.get(request.launcher)
+        return await launcher.stop_worker(request.run_id, request.attempt, request.grace_s)
+
+    async def _outcome(self, handle: WorkerHandle, view: ProcessView) -> RunOutcome:
+        launcher = self._launchers.get(handle.launcher)
+        if view.phase is Phase.LOST:
+            return RunOutcome(kind=OutcomeKind.LOST, reason=f"run worker lost: {view.message}", infrastructure=True)
+        if view.exit_code == 0 and not view.oom_killed:
+            return RunOutcome(kind=OutcomeKind.EXITED, exit_code=0)
+        log_tail = await launcher.log_tail(handle.name, 2000)
+        detail = f": {view.message}" if view.message else ""
+        if view.signal is not None or view.oom_killed:
+            reason = f"run worker {describe_exit(view)}{detail}"
+            infrastructure = True
+        elif view.exit_code == 1:
+            reason = f"job failed: {view.message or 'see the run logs'} (exit code 1)"
+            infrastructure = False
+        elif view.exit_code == LOAD_ERROR_EXIT:
+            reason = f"could not load the job: {view.message or 'see the run logs'} (exit code 2)"
+            infrastructure = False
+        else:
+            reason = f"run worker {describe_exit(view)}{detail}"
+            infrastructure = view.exit_code == COMMAND_NOT_FOUND_EXIT
+        return RunOutcome(
+            kind=OutcomeKind.EXITED,
+            exit_code=view.exit_code,
+            signal=view.signal,
+            reason=reason,
+            infrastructure=infrastructure,
+            log_tail=log_tail,
+        )

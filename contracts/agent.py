@@ -1,0 +1,188 @@
+"""Inputs and outputs of the agent's workflows and activities."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from contracts.handles import ServerHandle, WorkerHandle
+from contracts.locations import Definitions, LauncherKind, LocationSpec
+from contracts.runs import RunRequest
+from contracts.statuses import LocationStatus, RunStatus
+
+
+# ---- code locations -------------------------------------------------------------------------
+
+
+class SupervisionSettings(BaseModel):
+    """How a location's code server is probed and restarted."""
+
+    probe_interval_s: float = Field(default=1.0, gt=0)
+    probe_timeout_s: float = Field(default=2.0, gt=0)
+    failure_threshold: int = Field(default=3, ge=1, description="Consecutive failed probes that make a server unhealthy.")
+    backoff_initial_s: float = Field(default=1.0, ge=0)
+    backoff_max_s: float = Field(default=60.0, ge=0)
+    stable_after_s: float = Field(default=60.0, ge=0, description="Healthy this long resets the crash-loop backoff.")
+    stop_grace_s: float = Field(default=10.0, ge=0)
+    max_history_events: int = Field(default=5000, ge=100, description="Continue-as-new beyond this history length.")
+
+
+class LocationState(BaseModel):
+    """All state of one CodeLocationWorkflow; carried whole through continue-as-new."""
+
+    spec: LocationSpec
+    generation: int = 1
+    instance: int = 0
+    server: ServerHandle | None = None
+    status: LocationStatus = LocationStatus.STARTING
+    message: str = ""
+    consecutive_failures: int = 0
+    report_seq: int = 0
+    definitions: Definitions | None = None
+    stop_requested: bool = False
+    supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
+
+
+class RedeployRequest(BaseModel):
+    """Blue/green redeploy to `spec` (same name)."""
+
+    spec: LocationSpec
+
+
+class RedeployResult(BaseModel):
+    """Outcome of a redeploy update."""
+
+    generation: int
+    server: str
+    status: LocationStatus
+
+
+class LaunchServerInput(BaseModel):
+    """Start (or adopt) the code-server instance named by location, generation and instance."""
+
+    spec: LocationSpec
+    generation: int
+    instance: int
+
+
+class ProbeInput(BaseModel):
+    """Probe a code server's health."""
+
+    handle: ServerHandle
+    health_path: str = "/health"
+    timeout_s: float = Field(default=60.0, gt=0, description="await_healthy: give up after this long.")
+    settings: SupervisionSettings = Field(default_factory=SupervisionSettings)
+
+
+class HealthResult(BaseModel):
+    """A server answered healthy."""
+
+    healthy: bool
+    elapsed_s: float = 0.0
+
+
+class ServerExit(BaseModel):
+    """Why supervision of a code server ended."""
+
+    reason: str
+    healthy_for_s: float = 0.0
+
+
+class StopServerInput(BaseModel):
+    """Stop a code-server instance: SIGTERM/stop, grace, kill, remove."""
+
+    handle: ServerHandle
+    grace_s: float = 10.0
+
+
+class StopResult(BaseModel):
+    """What a stop did."""
+
+    stopped: bool
+    detail: str = ""
+
+
+# ---- runs -----------------------------------------------------------------------------------
+
+
+class RunWorkflowInput(BaseModel):
+    """Everything a RunWorkflow needs; the location spec is a snapshot taken at launch."""
+
+    run_id: str
+    request: RunRequest
+    location: LocationSpec
+
+
+class RunResult(BaseModel):
+    """Final outcome of a run."""
+
+    run_id: str
+    status: RunStatus
+    reason: str = ""
+    attempts: int = 1
+
+
+class LaunchRunInput(BaseModel):
+    """Start (or adopt) the worker for one attempt of one run."""
+
+    run_id: str
+    attempt: int
+    job: str
+    config: dict[str, Any] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    location: LocationSpec
+
+
+class OutcomeKind(StrEnum):
+    """How a run worker's supervision ended."""
+
+    EXITED = "EXITED"
+    START_TIMEOUT = "START_TIMEOUT"
+    MAX_RUNTIME = "MAX_RUNTIME"
+    LOST = "LOST"
+
+
+class WatchRunInput(BaseModel):
+    """Watch a run worker: until it runs (await_run_started) or until it exits (supervise_run_worker)."""
+
+    handle: WorkerHandle
+
+
+class RunOutcome(BaseModel):
+    """How a run worker ended, with a concrete reason."""
+
+    kind: OutcomeKind
+    exit_code: int | None = None
+    signal: int | None = None
+    reason: str = ""
+    infrastructure: bool = Field(default=False, description="Not the user's code: may be retried as a new attempt.")
+    log_tail: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        """True for a clean exit 0."""
+        return self.kind is OutcomeKind.EXITED and self.exit_code == 0
+
+
+class RunStarted(BaseModel):
+    """The run worker is executing the job, or already ended before we saw it run."""
+
+    running: bool
+    outcome: RunOutcome | None = Field(default=None, description="Set when the worker ended before running.")
+
+
+class StopRunInput(BaseModel):
+    """Stop a run worker gracefully then kill it; found by run id + attempt, so no handle is needed."""
+
+    run_id: str
+    attempt: int
+    launcher: LauncherKind
+    grace_s: float = 10.0
+
+
+class Ack(BaseModel):
+    """The control plane took a report."""
+
+    applied: bool = True

@@ -1,0 +1,81 @@
+"""Code-location specs and the definitions a code server exposes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from contracts.statuses import LocationStatus
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
+LauncherKind = Literal["process", "docker", "kubernetes"]
+
+
+class LocationSpec(BaseModel):
+    """What a user declares for one code location; the agent turns it into a running code server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN, description="DNS-safe name, also the workflow id suffix.")
+    launcher: LauncherKind = "process"
+    module: str = Field(
+        min_length=1,
+        description="Python module (importable in the image or the agent's environment) holding a Definitions object.",
+    )
+    image: str | None = Field(default=None, description="Container image; required by docker and kubernetes.")
+    command: list[str] | None = Field(
+        default=None, description="Overrides the code-server command; defaults to the SDK's code server."
+    )
+    working_dir: str | None = Field(default=None, description="Directory processes start in (process launcher).")
+    env: dict[str, str] = Field(default_factory=dict)
+    port: int = Field(default=4000, ge=1, le=65535, description="Port the code server listens on in its container.")
+    health_path: str = "/health"
+    startup_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    agent_queue: str = Field(default="longshoreman", min_length=1, description="Task queue of the agent that serves it.")
+
+    @field_validator("module")
+    @classmethod
+    def _module_is_dotted(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", value):
+            raise ValueError("module must be a dotted Python module path such as 'examples.hello.definitions'")
+        return value
+
+    @field_validator("health_path")
+    @classmethod
+    def _path_is_absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("health_path must start with '/'")
+        return value
+
+
+class JobDefinition(BaseModel):
+    """One job a code location offers."""
+
+    name: str
+    description: str = ""
+    config_schema: dict[str, Any] = Field(default_factory=dict, description="JSON schema of the run config.")
+
+
+class Definitions(BaseModel):
+    """Everything a code server reports about its code."""
+
+    jobs: list[JobDefinition] = Field(default_factory=list)
+
+    def job(self, name: str) -> JobDefinition | None:
+        """The job called `name`, or None."""
+        return next((j for j in self.jobs if j.name == name), None)
+
+
+class LocationReport(BaseModel):
+    """What the agent tells the control plane about a location (idempotent by `seq`)."""
+
+    name: str
+    status: LocationStatus
+    generation: int
+    seq: int = Field(description="Monotonic per workflow run chain; older reports are ignored.")
+    message: str = ""
+    definitions: Definitions | None = None
+    server: str | None = Field(default=None, description="Name of the serving code-server instance.")
+    workflow_id: str = ""

@@ -1,0 +1,67 @@
+"""Run requests, events, logs and the reports the agent sends about runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.locations import NAME_PATTERN
+from contracts.statuses import RunStatus
+
+
+class RunRetryPolicy(BaseModel):
+    """Retries of infrastructure failures (worker lost or killed, launch failed); user-code failures never retry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_attempts: int = Field(default=1, ge=1, le=10)
+    backoff_s: float = Field(default=2.0, ge=0, le=600)
+
+
+class RunRequest(BaseModel):
+    """A user's request to run one job of one code location."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    location: str = Field(pattern=NAME_PATTERN)
+    job: str = Field(min_length=1, max_length=200)
+    config: dict[str, Any] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    start_timeout_s: float = Field(default=120.0, gt=0, le=86400, description="Launched → job running.")
+    max_runtime_s: float | None = Field(default=None, gt=0, le=30 * 86400)
+    cancel_grace_s: float = Field(default=10.0, ge=0, le=3600, description="SIGTERM → SIGKILL on cancel.")
+    retry: RunRetryPolicy = Field(default_factory=RunRetryPolicy)
+
+
+class RunEvent(BaseModel):
+    """One structured event of a run, numbered by the run worker."""
+
+    seq: int = Field(ge=1)
+    time: datetime
+    type: str = Field(min_length=1, max_length=64)
+    message: str = Field(default="", max_length=64_000)
+    attempt: int = Field(default=1, ge=1)
+
+
+class LogLine(BaseModel):
+    """One captured line of a run worker's stdout or stderr."""
+
+    seq: int = Field(ge=1)
+    time: datetime
+    stream: str = Field(default="stdout", pattern=r"^(stdout|stderr)$")
+    line: str = Field(max_length=64_000)
+    attempt: int = Field(default=1, ge=1)
+
+
+class RunReport(BaseModel):
+    """What the agent tells the control plane about a run's status (idempotent by `seq`)."""
+
+    run_id: str
+    status: RunStatus
+    seq: int
+    attempt: int = 1
+    reason: str = ""
+    worker: str | None = Field(default=None, description="Handle name of the run worker.")

@@ -1,0 +1,37 @@
+"""Agent endpoints: location and run reports, and run tokens for run workers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from contracts.agent import Ack
+from contracts.api import RunTokenRequest, RunTokenResponse
+from contracts.locations import LocationReport
+from contracts.runs import RunReport
+from controlplane.services import ServicesDep
+from controlplane.tokens import AgentOnly
+
+router = APIRouter(prefix="/api/agent", tags=["agent"])
+
+
+@router.put("/locations/{name}/report")
+def report_location(name: str, report: LocationReport, services: ServicesDep, _: AgentOnly) -> Ack:
+    """Store a location's status (and definitions) if the report is newer than the last one applied."""
+    return Ack(applied=services.locations.apply_report(name, report))
+
+
+@router.put("/runs/{run_id}/report")
+def report_run(run_id: str, report: RunReport, services: ServicesDep, _: AgentOnly) -> Ack:
+    """Store a run's status if newer and allowed (terminal never changes; CANCELING only to terminal)."""
+    return Ack(applied=services.runs.apply_report(run_id, report))
+
+
+@router.post("/runs/{run_id}/token")
+def create_run_token(
+    run_id: str, services: ServicesDep, _: AgentOnly, body: RunTokenRequest | None = None
+) -> RunTokenResponse:
+    """A new token that can post events and logs of this run only."""
+    attempt = (body or RunTokenRequest()).attempt
+    services.runs.get(run_id)
+    _token_id, secret = services.tokens.create("run", f"run {run_id} attempt {attempt}", run_id=run_id, attempt=attempt)
+    return RunTokenResponse(token=secret)

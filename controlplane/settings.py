@@ -1,0 +1,60 @@
+"""Configuration of the control-plane process (environment `LONGSHOREMAN_*`, optional YAML file)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+ENV_PREFIX = "LONGSHOREMAN_"
+CONFIG_FILE_ENV = f"{ENV_PREFIX}CONFIG_FILE"
+
+
+class ControlPlaneSettings(BaseSettings):
+    """Everything the control plane reads from its environment; env vars win over the YAML file."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///.longshoreman/controlplane.db",
+        description="Any SQLAlchemy URL; SQLite files get their directory created.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+    admin_token: SecretStr | None = Field(
+        default=None, description="Bootstrap admin token; if unset and none exists, one is generated and printed once."
+    )
+    temporal_update_timeout_s: float = Field(
+        default=15.0, gt=0, description="How long a redeploy waits for the location workflow to accept the update."
+    )
+    log_level: str = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Constructor arguments, then environment, then the YAML file named by LONGSHOREMAN_CONFIG_FILE."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            path = Path(config_file)
+            # pydantic-settings silently skips a missing file; a typo in the path must not go unnoticed.
+            if not path.is_file():
+                raise FileNotFoundError(f"{CONFIG_FILE_ENV} points to {path}, which is not a file")
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)

@@ -1,0 +1,211 @@
+"""`longshoreman location ...`: add, list, show, redeploy and remove code locations."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.markup import escape
+from rich.table import Table
+
+from contracts.api import LocationList, LocationView, RedeployBody
+from contracts.locations import LocationSpec
+from contracts.statuses import LocationStatus
+from longshoreman.cli.api_client import ApiClient, CliError, connect
+from longshoreman.cli.render import console, locations_table, parse_pairs, print_json, styled, when
+
+app = typer.Typer(help="Manage code locations (the code servers the agent keeps running).", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the raw JSON answer.")]
+EnvOpt = Annotated[list[str] | None, typer.Option("--env", "-e", help="Environment variable KEY=VALUE (repeatable).")]
+WaitTimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds --wait waits before giving up.")]
+
+
+def validation_message(exc: ValidationError) -> str:
+    """The first few validation errors of a spec as one line."""
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "string_pattern_mismatch" and loc == "name":
+            msg = "must be 1-40 lowercase letters, digits or '-', starting and ending with a letter or digit"
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def load_spec_file(path: Path) -> LocationSpec:
+    """Read a YAML (or JSON) location spec; every problem becomes one CliError line."""
+    try:
+        data: Any = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise CliError(f"{path} is not valid YAML{where}: {problem}") from exc
+    if not isinstance(data, dict):
+        raise CliError(f"{path} must hold a mapping of spec fields (name, module, launcher, ...)")
+    try:
+        return LocationSpec.model_validate(data)
+    except ValidationError as exc:
+        raise CliError(f"invalid location spec in {path}: {validation_message(exc)}") from exc
+
+
+def build_spec(fields: dict[str, Any]) -> LocationSpec:
+    """A LocationSpec from command-line options, with the same one-line errors as a file."""
+    try:
+        return LocationSpec.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        raise CliError(f"invalid location spec: {validation_message(exc)}") from exc
+
+
+def wait_for_location(
+    client: ApiClient, name: str, until: set[LocationStatus], timeout_s: float, min_generation: int = 0
+) -> LocationView:
+    """Poll a location until it reaches one of `until` (at `min_generation` or later); ERROR or timeout raise."""
+    deadline = time.monotonic() + timeout_s
+    with console.status(f"waiting for location {name}...") as status:
+        while True:
+            view = client.get(f"/api/locations/{name}", LocationView)
+            status.update(f"location {name}: {view.status} (generation {view.generation}) {escape(view.message)}")
+            if view.generation >= min_generation and view.status in until:
+                return view
+            if view.status is LocationStatus.ERROR and view.generation >= min_generation:
+                raise CliError(f"location {name} is in ERROR: {view.message or 'no message'}")
+            if time.monotonic() > deadline:
+                wanted = "/".join(sorted(until))
+                raise CliError(f"location {name} is still {view.status} after {timeout_s:.0f} s (waiting for {wanted})")
+            time.sleep(0.5)
+
+
+@app.command("add")
+def add(
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="YAML spec file.")] = None,
+    name: Annotated[str | None, typer.Option(help="Location name (DNS-safe).")] = None,
+    module: Annotated[str | None, typer.Option(help="Python module holding a Definitions object.")] = None,
+    launcher: Annotated[str | None, typer.Option(help="process, docker or kubernetes.")] = None,
+    image: Annotated[str | None, typer.Option(help="Container image (docker, kubernetes).")] = None,
+    env: EnvOpt = None,
+    working_dir: Annotated[str | None, typer.Option(help="Directory the processes start in (process).")] = None,
+    queue: Annotated[str | None, typer.Option(help="Task queue of the agent that serves it.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until the location is LOADED.")] = False,
+    timeout: WaitTimeoutOpt = 120.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a code location from a spec file or from options."""
+    flags = {"name": name, "module": module, "launcher": launcher, "image": image, "working_dir": working_dir}
+    if file is not None:
+        if any(v is not None for v in flags.values()) or env or queue:
+            raise CliError("use either --file or --name/--module/... options, not both")
+        spec = load_spec_file(file)
+    else:
+        if not name or not module:
+            raise CliError("give --file spec.yaml, or at least --name and --module")
+        extra: dict[str, Any] = {"env": parse_pairs(env or [], "--env"), "agent_queue": queue}
+        spec = build_spec(flags | extra)
+    with connect() as client:
+        view = client.send("POST", "/api/locations", spec, LocationView)
+        if wait:
+            view = wait_for_location(client, spec.name, {LocationStatus.LOADED}, timeout, view.generation)
+    if as_json:
+        print_json(view)
+        return
+    console.print(f"location [bold]{view.name}[/] added: {styled(view.status)} (generation {view.generation})")
+
+
+@app.command("list")
+def list_(as_json: JsonOpt = False) -> None:
+    """List code locations."""
+    with connect() as client:
+        result = client.get("/api/locations", LocationList)
+    if as_json:
+        print_json(result)
+    elif not result.locations:
+        console.print("no code locations yet: add one with `longshoreman location add`")
+    else:
+        console.print(locations_table(result.locations))
+
+
+@app.command("show")
+def show(name: str, as_json: JsonOpt = False) -> None:
+    """Show one code location: status, generation, server and jobs."""
+    with connect() as client:
+        view = client.get(f"/api/locations/{name}", LocationView)
+    if as_json:
+        print_json(view)
+        return
+    spec = view.spec
+    console.print(f"[bold]{view.name}[/]  {styled(view.status)}  generation {view.generation}")
+    if view.message:
+        console.print(f"message:   {escape(view.message)}")
+    console.print(f"server:    {view.server or '-'}")
+    console.print(
+        f"launcher:  {spec.launcher}  module: {escape(spec.module)}" + (f"  image: {spec.image}" if spec.image else "")
+    )
+    console.print(f"queue:     {spec.agent_queue}  updated: {when(view.updated_at)}  workflow: {view.workflow_id}")
+    if spec.env:
+        # Values may be secrets: show only the names.
+        console.print(f"env:       {', '.join(sorted(spec.env))}")
+    if not view.definitions.jobs:
+        console.print("jobs:      none reported yet")
+        return
+    table = Table(title="jobs", title_justify="left", box=None, pad_edge=False)
+    for column in ("JOB", "DESCRIPTION", "CONFIG"):
+        table.add_column(column, overflow="fold")
+    for job in view.definitions.jobs:
+        props = job.config_schema.get("properties", {})
+        config = ", ".join(props) if isinstance(props, dict) and props else "-"
+        table.add_row(escape(job.name), escape(job.description), escape(config))
+    console.print(table)
+
+
+@app.command("redeploy")
+def redeploy(
+    name: str,
+    env: EnvOpt = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="New YAML spec (same name).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until the new generation is LOADED.")] = False,
+    timeout: WaitTimeoutOpt = 120.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Redeploy a code location as a new generation (blue/green), optionally with a new spec or env."""
+    changes = parse_pairs(env or [], "--env")
+    spec = load_spec_file(file) if file is not None else None
+    if spec is not None and spec.name != name:
+        raise CliError(f"the spec in {file} is for location {spec.name!r}, not {name!r}")
+    with connect() as client:
+        current = client.get(f"/api/locations/{name}", LocationView)
+        if changes:
+            base = spec or current.spec
+            spec = build_spec(base.model_dump() | {"env": base.env | changes})
+        view = client.send("POST", f"/api/locations/{name}/redeploy", RedeployBody(spec=spec), LocationView)
+        if wait:
+            view = wait_for_location(client, name, {LocationStatus.LOADED}, timeout, current.generation + 1)
+    if as_json:
+        print_json(view)
+        return
+    if wait:
+        console.print(f"location [bold]{name}[/] redeployed: {styled(view.status)} (generation {view.generation})")
+    else:
+        console.print(
+            f"location [bold]{name}[/] redeploy accepted (now {styled(view.status)}, generation {view.generation})"
+        )
+
+
+@app.command("remove")
+def remove(
+    name: str,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until the location is STOPPED.")] = False,
+    timeout: WaitTimeoutOpt = 120.0,
+) -> None:
+    """Remove a code location: its code server is stopped and its workflow completes."""
+    with connect() as client:
+        view = client.send("DELETE", f"/api/locations/{name}", None, LocationView)
+        if wait:
+            view = wait_for_location(client, name, {LocationStatus.STOPPED}, timeout)
+    console.print(f"location [bold]{name}[/] {styled(view.status)}")

@@ -1,0 +1,148 @@
+"""Shared output helpers: the consoles, one-line errors, tables, timestamps and `K=V` parsing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from contracts.api import LocationView, RunView
+from contracts.runs import LogLine, RunEvent
+from contracts.statuses import LocationStatus, RunStatus
+from longshoreman.cli.api_client import CliError
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False)
+
+STATUS_STYLES = {
+    LocationStatus.LOADED: "green",
+    LocationStatus.STARTING: "yellow",
+    LocationStatus.UNHEALTHY: "red",
+    LocationStatus.STOPPING: "yellow",
+    LocationStatus.STOPPED: "dim",
+    LocationStatus.ERROR: "bold red",
+    RunStatus.QUEUED: "dim",
+    RunStatus.STARTING: "yellow",
+    RunStatus.STARTED: "cyan",
+    RunStatus.SUCCESS: "green",
+    RunStatus.FAILURE: "bold red",
+    RunStatus.CANCELING: "yellow",
+    RunStatus.CANCELED: "magenta",
+}
+
+
+def styled(status: str) -> str:
+    """Rich markup for a status, coloured by what it means."""
+    style = STATUS_STYLES.get(status, "")  # type: ignore[call-overload]
+    return f"[{style}]{status}[/]" if style else status
+
+
+def print_error(message: str) -> None:
+    """Print one `error: ...` line on stderr (plain text: never wrapped, never parsed as markup)."""
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+
+
+def print_json(model: BaseModel) -> None:
+    """Print a contracts model as indented JSON on stdout (for --json)."""
+    typer.echo(model.model_dump_json(indent=2))
+
+
+def when(value: datetime | None) -> str:
+    """A timestamp in local time, to the second; '-' when absent."""
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def duration(start: datetime | None, end: datetime | None) -> str:
+    """`end - start` in a short human form; '-' when either is missing."""
+    if start is None or end is None:
+        return "-"
+    seconds = (end - start).total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def parse_pairs(pairs: Iterable[str], what: str) -> dict[str, str]:
+    """Turn repeated `K=V` options into a dict; a pair without '=' is a CliError."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"{what} must look like KEY=VALUE, got {pair!r}")
+        result[key] = value
+    return result
+
+
+def short_when(value: datetime | None) -> str:
+    """A timestamp for tables: the time alone if it is today, else date and minute."""
+    if value is None:
+        return "-"
+    local = value.astimezone()
+    return local.strftime("%H:%M:%S" if local.date() == datetime.now().astimezone().date() else "%Y-%m-%d %H:%M")
+
+
+def clip(text: str, width: int) -> str:
+    """The first line of `text`, cut to `width` characters with an ellipsis (the whole text is in `show`)."""
+    first = text.splitlines()[0] if text else ""
+    return first if len(first) <= width and first == text else first[: width - 1] + "…"
+
+
+def _table(*columns: str, last: str) -> Table:
+    """Columns that never wrap, and a `last` one that wraps when the terminal is narrow."""
+    table = Table(box=None, pad_edge=False)
+    for column in columns:
+        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    table.add_column(last, overflow="fold")
+    return table
+
+
+def locations_table(locations: Iterable[LocationView]) -> Table:
+    """One row per code location (launcher, module and full messages are in `location show`)."""
+    table = _table("NAME", "STATUS", "GEN", "JOBS", "UPDATED", last="MESSAGE")
+    for loc in locations:
+        table.add_row(
+            loc.name,
+            styled(loc.status),
+            str(loc.generation),
+            str(len(loc.definitions.jobs)),
+            short_when(loc.updated_at),
+            escape(clip(loc.message, 40)),
+        )
+    return table
+
+
+def runs_table(runs: Iterable[RunView]) -> Table:
+    """One row per run (full reasons are in `run show`)."""
+    table = _table("ID", "STATUS", "LOCATION", "JOB", "CREATED", "DURATION", last="REASON")
+    for run in runs:
+        table.add_row(
+            run.id,
+            styled(run.status),
+            run.location,
+            escape(run.job),
+            short_when(run.created_at),
+            duration(run.started_at or run.created_at, run.finished_at),
+            escape(clip(run.reason, 40)),
+        )
+    return table
+
+
+def events_table(events: Iterable[RunEvent]) -> Table:
+    """One row per run event."""
+    table = _table("SEQ", "TIME", "ATTEMPT", "TYPE", last="MESSAGE")
+    for event in events:
+        first_line = event.message.splitlines()[0] if event.message else ""
+        table.add_row(str(event.seq), short_when(event.time), str(event.attempt), event.type, escape(first_line))
+    return table
+
+
+def log_line(line: LogLine) -> str:
+    """A log line as rich markup, stderr lines in red."""
+    text = escape(line.line)
+    return f"[red]{text}[/]" if line.stream == "stderr" else text

@@ -1,0 +1,255 @@
+"""`longshoreman run ...`: launch runs, follow them, read their events and logs, cancel them."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Group
+from rich.live import Live
+from rich.markup import escape
+from rich.spinner import Spinner
+from rich.text import Text
+
+from contracts.api import EventList, LaunchRunResponse, LogList, RunList, RunView
+from contracts.runs import LogLine, RunRequest
+from contracts.statuses import RunStatus
+from longshoreman.cli.api_client import ApiClient, CliError, connect
+from longshoreman.cli.render import (
+    console,
+    duration,
+    events_table,
+    log_line,
+    parse_pairs,
+    print_error,
+    print_json,
+    runs_table,
+    styled,
+    when,
+)
+
+app = typer.Typer(help="Launch and inspect runs.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the raw JSON answer.")]
+POLL_INTERVAL_S = 0.2
+
+
+def parse_config(config: str | None, config_file: Path | None) -> dict[str, Any]:
+    """The run config from --config JSON or --config-file; it must be a JSON object."""
+    if config is not None and config_file is not None:
+        raise CliError("use either --config or --config-file, not both")
+    if config_file is not None:
+        try:
+            config = config_file.read_text()
+        except OSError as exc:
+            raise CliError(f"cannot read {config_file}: {exc.strerror or exc}") from exc
+    if config is None:
+        return {}
+    source = str(config_file) if config_file else "--config"
+    try:
+        value = json.loads(config)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{source} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+    if not isinstance(value, dict):
+        raise CliError(f"{source} must be a JSON object, e.g. '{{\"n\": 3}}'")
+    return value
+
+
+class RunFollower:
+    """Polls a run, its new log lines and its status until it is terminal."""
+
+    def __init__(self, client: ApiClient, run_id: str) -> None:
+        self.client = client
+        self.run_id = run_id
+        self.after_seq = 0
+
+    def run(self) -> RunView:
+        """The run's current state."""
+        return self.client.get(f"/api/runs/{self.run_id}", RunView)
+
+    def new_lines(self) -> list[LogLine]:
+        """Log lines not seen yet."""
+        lines = self.client.get(f"/api/runs/{self.run_id}/logs", LogList, after_seq=self.after_seq).lines
+        if lines:
+            self.after_seq = max(self.after_seq, *(line.seq for line in lines))
+        return lines
+
+
+def progress_line(run: RunView, elapsed_s: float, last_line: str) -> Group:
+    """The live line: spinner, status, elapsed time and the last log line."""
+    spinner = Spinner(
+        "dots", text=Text.from_markup(f"{styled(run.status)}  {elapsed_s:5.1f}s  {run.location}/{escape(run.job)}")
+    )
+    tail = Text(f"  {last_line}", style="dim", no_wrap=True, overflow="ellipsis") if last_line else Text("")
+    return Group(spinner, tail)
+
+
+def follow_run(client: ApiClient, run_id: str, timeout_s: float | None = None) -> RunView:
+    """Follow a run with a live progress line (status, elapsed, last log line) until it is terminal."""
+    follower = RunFollower(client, run_id)
+    started = time.monotonic()
+    last_line = ""
+    run = follower.run()
+    with Live(progress_line(run, 0.0, ""), console=console, transient=True, refresh_per_second=10) as live:
+        while True:
+            lines = follower.new_lines()
+            if lines:
+                last_line = lines[-1].line
+            elapsed = time.monotonic() - started
+            live.update(progress_line(run, elapsed, last_line))
+            if run.status.is_terminal:
+                return run
+            if timeout_s is not None and elapsed > timeout_s:
+                raise CliError(f"run {run_id} is still {run.status} after {timeout_s:.0f} s")
+            time.sleep(POLL_INTERVAL_S)
+            run = follower.run()
+
+
+def report_outcome(run: RunView) -> int:
+    """Print how a finished run ended; the exit code the CLI should use (0 only for SUCCESS)."""
+    took = duration(run.created_at, run.finished_at)
+    if run.status is RunStatus.SUCCESS:
+        console.print(f"run {run.id} {styled(run.status)} in {took}")
+        return 0
+    print_error(f"run {run.id} {run.status}: {run.reason or 'no reason given'}")
+    return 1
+
+
+@app.command("launch")
+def launch(
+    location: str,
+    job: str,
+    config: Annotated[str | None, typer.Option(help="Run config as a JSON object.")] = None,
+    config_file: Annotated[Path | None, typer.Option(help="File holding the run config (JSON object).")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag KEY=VALUE (repeatable).")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="Launching twice with one key gives one run.")] = None,
+    start_timeout: Annotated[float | None, typer.Option(help="Seconds from launch to the job running.")] = None,
+    max_runtime: Annotated[float | None, typer.Option(help="Seconds the run may take in total.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the run; exit 0 on SUCCESS, 1 otherwise.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Launch a job of a code location."""
+    fields: dict[str, Any] = {
+        "location": location,
+        "job": job,
+        "config": parse_config(config, config_file),
+        "tags": parse_pairs(tag or [], "--tag"),
+        "idempotency_key": idempotency_key,
+        "start_timeout_s": start_timeout,
+        "max_runtime_s": max_runtime,
+    }
+    try:
+        request = RunRequest.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise CliError(f"invalid run request: {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
+    with connect() as client:
+        launched = client.send("POST", "/api/runs", request, LaunchRunResponse)
+        run = launched.run
+        if as_json and not wait:
+            print_json(launched)
+            return
+        if launched.created:
+            console.print(f"run [bold]{run.id}[/] {styled(run.status)} ({run.location}/{escape(run.job)})")
+        else:
+            console.print(f"run [bold]{run.id}[/] already exists for this idempotency key: {styled(run.status)}")
+        if not wait:
+            console.print(f"follow it with: longshoreman run logs {run.id} --follow")
+            return
+        final = follow_run(client, run.id)
+    if as_json:
+        print_json(final)
+    raise typer.Exit(report_outcome(final))
+
+
+@app.command("list")
+def list_(
+    location: Annotated[str | None, typer.Option(help="Only runs of this location.")] = None,
+    job: Annotated[str | None, typer.Option(help="Only runs of this job.")] = None,
+    status: Annotated[RunStatus | None, typer.Option(help="Only runs in this status.", case_sensitive=False)] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many runs, newest first.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """List runs, newest first."""
+    with connect() as client:
+        result = client.get("/api/runs", RunList, location=location, job=job, status=status, limit=limit)
+    if as_json:
+        print_json(result)
+    elif not result.runs:
+        console.print("no runs match")
+    else:
+        console.print(runs_table(result.runs))
+
+
+@app.command("show")
+def show(run_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonOpt = False) -> None:
+    """Show one run."""
+    with connect() as client:
+        run = client.get(f"/api/runs/{run_id}", RunView)
+    if as_json:
+        print_json(run)
+        return
+    console.print(f"[bold]{run.id}[/]  {styled(run.status)}  {run.location}/{escape(run.job)}  attempt {run.attempt}")
+    if run.reason:
+        console.print(f"reason:    {escape(run.reason)}")
+    console.print(
+        f"created:   {when(run.created_at)}  started: {when(run.started_at)}  finished: {when(run.finished_at)}"
+    )
+    console.print(f"duration:  {duration(run.started_at, run.finished_at)}  workflow: {run.workflow_id}")
+    console.print(f"config:    {escape(json.dumps(run.config))}")
+    if run.tags:
+        console.print(f"tags:      {escape(', '.join(f'{k}={v}' for k, v in run.tags.items()))}")
+    if run.idempotency_key:
+        console.print(f"idempotency key: {escape(run.idempotency_key)}")
+
+
+@app.command("events")
+def events(run_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonOpt = False) -> None:
+    """Print a run's events."""
+    with connect() as client:
+        result = client.get(f"/api/runs/{run_id}/events", EventList)
+    if as_json:
+        print_json(result)
+    elif not result.events:
+        console.print("no events yet")
+    else:
+        console.print(events_table(result.events))
+
+
+@app.command("logs")
+def logs(
+    run_id: Annotated[str, typer.Argument(metavar="ID")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until the run ends.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print a run's captured stdout/stderr."""
+    with connect() as client:
+        follower = RunFollower(client, run_id)
+        if as_json:
+            print_json(client.get(f"/api/runs/{run_id}/logs", LogList))
+            return
+        while True:
+            # Read the status first so no line written before the run ended can be missed.
+            run = follower.run() if follow else None
+            for line in follower.new_lines():
+                console.print(log_line(line), soft_wrap=True)
+            if run is None or run.status.is_terminal:
+                break
+            time.sleep(POLL_INTERVAL_S)
+    if run is not None:
+        raise typer.Exit(report_outcome(run))
+
+
+@app.command("cancel")
+def cancel(run_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonOpt = False) -> None:
+    """Cancel a run: its worker gets SIGTERM, then SIGKILL after the grace period."""
+    with connect() as client:
+        run = client.send("POST", f"/api/runs/{run_id}/cancel", None, RunView)
+    if as_json:
+        print_json(run)
+        return
+    console.print(f"run [bold]{run.id}[/] {styled(run.status)}")

@@ -1,0 +1,210 @@
+"""`longshoreman execute-run`: runs one attempt of one job and reports it to the control plane.
+
+Everything comes from the LONGSHOREMAN_RUN_* environment (see run_settings.py). Exit codes: 0 the job
+succeeded, 1 it raised, 2 its module or job could not be loaded (or the environment is invalid),
+128 + signal number when canceled by SIGTERM (143) or SIGINT (130).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from types import FrameType
+from typing import Any
+
+from longshoreman.definitions import Job, JobContext, LoadError, load_job
+from longshoreman.run_capture import StdioCapture
+from longshoreman.run_settings import RunSettings, SettingsError
+
+EXIT_SUCCESS = 0
+EXIT_JOB_FAILED = 1
+EXIT_LOAD_FAILED = 2
+MAX_MESSAGE = 64_000
+MAX_TERMINATION_MESSAGE = 1_000
+_OWN_FILES = frozenset({__file__, sys.modules[Job.__module__].__file__})
+
+
+class RunCanceled(BaseException):
+    """Raised in the job's thread on SIGTERM/SIGINT; a BaseException so `except Exception` lets it through."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"canceled by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+class _NoSender:
+    """Stands in for the sender when no control plane is configured (a run started by hand)."""
+
+    def start(self) -> None:
+        pass
+
+    def event(self, type: str, message: str = "", at: float | None = None) -> None:
+        pass
+
+    def log(self, stream: str, line: str, at: float) -> None:
+        pass
+
+    def close(self, timeout_s: float) -> bool:
+        return True
+
+    def pending(self) -> tuple[int, int]:
+        return 0, 0
+
+
+class RunExecutor:
+    """Loads the job, runs it with captured output and reports its lifecycle as events."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self._stderr = sys.stderr
+        self._sender: Any = _NoSender()
+        if settings.control_plane_url and settings.token:
+            from longshoreman.event_sender import RunEventSender
+
+            self._sender = RunEventSender(
+                settings.control_plane_url, settings.run_id, settings.attempt, settings.token, warn=self._warn
+            )
+        self._cancelable = False
+        self._canceled_by: int | None = None
+
+    def execute(self) -> int:
+        """Run the attempt end to end and return the process exit code."""
+        s = self.settings
+        self._sender.start()
+        self._sender.event("RUN_START", f"attempt {s.attempt} of run {s.run_id} (pid {os.getpid()})")
+        capture = StdioCapture(self._sender.log)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self._cancelable = True
+            code = self._load_and_run()
+        except RunCanceled as exc:
+            self._cancelable = False
+            print(f"longshoreman execute-run: {exc}", file=sys.stderr)
+            self._sender.event("JOB_CANCELED", str(exc))
+            code = 128 + exc.signum
+        finally:
+            self._cancelable = False
+            capture.restore()
+        if not self._sender.close(s.flush_timeout_s):
+            events, lines = self._sender.pending()
+            self._warn(f"could not deliver {events} events and {lines} log lines to the control plane")
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        return code
+
+    def _load_and_run(self) -> int:
+        s = self.settings
+        try:
+            job = load_job(s.module, s.job)
+            config = job.resolve_config(s.config)
+        except LoadError as exc:
+            cause = exc.__cause__
+            if cause is not None and not (isinstance(cause, ModuleNotFoundError) and cause.name == s.module):
+                import traceback
+
+                traceback.print_exception(cause)
+            print(f"longshoreman execute-run: {exc}", file=sys.stderr)
+            self._sender.event("LOAD_FAILURE", str(exc))
+            self._write_termination(str(exc))
+            return EXIT_LOAD_FAILED
+        context = JobContext(
+            run_id=s.run_id,
+            attempt=s.attempt,
+            job_name=job.name,
+            config=config,
+            tags=s.tags,
+            event_sink=self._sender.event,
+        )
+        self._sender.event("JOB_START", job.name)
+        if s.started_file:
+            self._write_file(s.started_file, "")
+        return self._call(job, context)
+
+    def _call(self, job: Job, context: JobContext) -> int:
+        started = time.monotonic()
+        error: BaseException | None = None
+        try:
+            job.run(context)
+        except RunCanceled:
+            raise
+        except BaseException as exc:
+            error = exc
+        finally:
+            # From here on a signal must not turn a finished job into a canceled one.
+            self._cancelable = False
+        if isinstance(error, SystemExit) and error.code in (None, 0):
+            error = None
+        if error is not None:
+            return self._failed(error)
+        self._sender.event("JOB_SUCCESS", f"job {job.name} succeeded in {time.monotonic() - started:.3f} s")
+        return EXIT_SUCCESS
+
+    def _failed(self, exc: BaseException) -> int:
+        import traceback
+
+        # The traceback should start in the user's job, not in the executor calling it.
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename in _OWN_FILES:
+            tb = tb.tb_next
+        summary = f"{type(exc).__name__}: {exc}"
+        trace = "".join(traceback.format_exception(type(exc), exc, tb))
+        print(trace, end="", file=sys.stderr)
+        self._sender.event("JOB_FAILURE", _truncate(f"{summary}\n{trace}", MAX_MESSAGE))
+        self._write_termination(summary)
+        return EXIT_JOB_FAILED
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Cancel only while user code may run; a signal during the final flush must not interrupt it.
+        if self._canceled_by is None:
+            self._canceled_by = signum
+            if self._cancelable:
+                self._cancelable = False
+                raise RunCanceled(signum)
+
+    def _write_termination(self, message: str) -> None:
+        if self.settings.termination_file:
+            line = " ".join(message.split())
+            self._write_file(self.settings.termination_file, _truncate(line, MAX_TERMINATION_MESSAGE) + "\n")
+
+    def _write_file(self, path: str, content: str) -> None:
+        try:
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(content)
+        except OSError as exc:
+            self._warn(f"could not write {path}: {exc}")
+
+    def _warn(self, message: str) -> None:
+        # The real stderr, not the captured one: the sender's own warnings are not log lines of the run.
+        print(f"longshoreman execute-run: {message}", file=self._stderr, flush=True)
+
+
+def _truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    half = (limit - 20) // 2
+    return f"{text[:half]}\n[... truncated ...]\n{text[-half:]}"
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of `longshoreman execute-run`: returns the process exit code."""
+    if argv:
+        print("longshoreman execute-run takes no arguments: it reads LONGSHOREMAN_RUN_* variables", file=sys.stderr)
+        return EXIT_LOAD_FAILED
+    try:
+        settings = RunSettings.from_env(os.environ)
+    except SettingsError as exc:
+        print(f"longshoreman execute-run: {exc}", file=sys.stderr)
+        return EXIT_LOAD_FAILED
+    # The job needs no token; keeping it out of its environment keeps it out of env dumps and subprocesses.
+    os.environ.pop("LONGSHOREMAN_RUN_TOKEN", None)
+    if settings.control_plane_url is None:
+        print("longshoreman execute-run: no control plane configured: events and logs are not sent", file=sys.stderr)
+    code = RunExecutor(settings).execute()
+    if code > 128:
+        # Canceled: exit now even if the job left non-daemon threads behind.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -1,0 +1,126 @@
+"""A real control-plane subprocess (`python -m controlplane`) for tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from longshoreman.dev.temporal_server import free_port
+
+
+@dataclass
+class ControlPlane:
+    """A running control plane: its URL, the bootstrap admin token and the process."""
+
+    url: str
+    admin_token: str
+    process: subprocess.Popen[bytes]
+    log_file: Path
+    database_url: str
+    _clients: list[httpx.Client] = field(default_factory=list)
+
+    @classmethod
+    def start(
+        cls, temporal_address: str, root: Path, timeout_s: float = 30.0, extra_env: dict[str, str] | None = None
+    ) -> ControlPlane:
+        """Start `python -m controlplane` on a free port with a fresh SQLite file under `root`; wait until healthy.
+
+        `extra_env` adds or overrides environment variables (e.g. other LONGSHOREMAN_* settings).
+        """
+        root.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        admin_token = secrets.token_urlsafe(32)
+        database_url = f"sqlite:///{root / 'controlplane.db'}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LONGSHOREMAN_")}
+        env.update(
+            LONGSHOREMAN_DATABASE_URL=database_url,
+            LONGSHOREMAN_HOST="127.0.0.1",
+            LONGSHOREMAN_PORT=str(port),
+            LONGSHOREMAN_TEMPORAL_ADDRESS=temporal_address,
+            LONGSHOREMAN_ADMIN_TOKEN=admin_token,
+            LONGSHOREMAN_LOG_LEVEL="warning",
+        )
+        env.update(extra_env or {})
+        log_file = root / "controlplane.log"
+        with open(log_file, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "controlplane"],
+                cwd=root,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        plane = cls(
+            url=f"http://127.0.0.1:{port}",
+            admin_token=admin_token,
+            process=process,
+            log_file=log_file,
+            database_url=database_url,
+        )
+        try:
+            plane.wait_healthy(timeout_s)
+        except BaseException:
+            plane.stop()
+            raise
+        return plane
+
+    def wait_healthy(self, timeout_s: float) -> None:
+        """Block until GET /api/health answers 200."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"control plane exited with code {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"control plane not healthy within {timeout_s:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines the process wrote."""
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        """An httpx client for the API, authenticated as admin (or with `token`)."""
+        client = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token or self.admin_token}"}, timeout=30.0
+        )
+        self._clients.append(client)
+        return client
+
+    def create_agent_token(self, name: str = "test-agent") -> str:
+        """A new agent token (for PUT /api/agent/... and for agents under test)."""
+        with httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.admin_token}"}) as client:
+            response = client.post("/api/tokens", json={"kind": "agent", "name": name})
+            response.raise_for_status()
+            token: str = response.json()["token"]
+            return token
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it does not exit in time."""
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()

@@ -1,0 +1,115 @@
+"""CodeLocationWorkflow end to end: start, supervise, restart, blue/green redeploy, remove (real processes)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+import httpx
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from tests.support.agent import alive, wait_for
+from tests.support.stack import Stack
+
+
+def server_url(stack: Stack, server: str) -> str:
+    import json
+
+    launch = json.loads((stack.agent.state_dir / "servers" / server / "launch.json").read_text())
+    return f"http://127.0.0.1:{launch['port']}"
+
+
+def test_added_location_gets_a_healthy_server_and_its_jobs_are_visible(stack: Stack) -> None:
+    view = stack.add_location(stack.spec())
+    assert view["generation"] == 1
+    assert {job["name"] for job in view["definitions"]["jobs"]} >= {"greet", "fail", "sleepy", "count"}
+    assert httpx.get(server_url(stack, view["server"]) + "/health").status_code == 200
+
+
+def test_killed_code_server_is_reported_unhealthy_then_restarted(stack: Stack) -> None:
+    name = stack.spec()["name"]
+    first = stack.add_location(stack.spec())
+    old_pid = stack.server_pid(first["server"])
+    seen: list[tuple[str, str]] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            view = stack.location(name)
+            seen.append((view["status"], view["message"]))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        os.kill(old_pid, signal.SIGKILL)
+        wait_for(lambda: any(status == "UNHEALTHY" for status, _ in seen), 15, "UNHEALTHY to be reported")
+        wait_for(
+            lambda: (v := stack.location(name))["status"] == "LOADED" and v["server"] != first["server"],
+            30,
+            "a new server instance LOADED",
+        )
+    finally:
+        stop.set()
+        watcher.join()
+    unhealthy = [message for status, message in seen if status == "UNHEALTHY"]
+    assert "killed by signal SIGKILL" in unhealthy[0], unhealthy[0]
+    view = stack.location(name)
+    new_pid = stack.server_pid(view["server"])
+    assert new_pid != old_pid and alive(new_pid)
+
+
+def test_redeploy_is_blue_green(stack: Stack) -> None:
+    name = stack.spec()["name"]
+    first = stack.add_location(stack.spec())
+    old_pid = stack.server_pid(first["server"])
+    problems: list[str] = []
+    samples: list[dict[str, Any]] = []
+    stop = threading.Event()
+
+    def probe() -> None:
+        with httpx.Client(timeout=2) as http:
+            while not stop.is_set():
+                view = stack.location(name)
+                samples.append(view)
+                if view["status"] != "LOADED":
+                    problems.append(f"status {view['status']}")
+                else:
+                    try:
+                        if http.get(server_url(stack, view["server"]) + "/health").status_code != 200:
+                            problems.append(f"{view['server']} unhealthy")
+                    except httpx.HTTPError as err:
+                        problems.append(f"{view['server']}: {err!r}")
+                time.sleep(0.01)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
+        response = stack.client.post(
+            f"/api/locations/{name}/redeploy", json={"spec": stack.spec(env={"HELLO_GREETING": "ahoy"})}
+        )
+        assert response.status_code == 202, response.text
+        view = stack.wait_location(name, {"LOADED"}, generation=2)
+        wait_for(lambda: not alive(old_pid), 15, "the old generation to stop")
+    finally:
+        stop.set()
+        prober.join()
+    assert problems == [], problems[:5]
+    assert {sample["generation"] for sample in samples} == {1, 2}, "the probe must have watched the switch"
+    assert view["spec"]["env"] == {"HELLO_GREETING": "ahoy"}
+    assert alive(stack.server_pid(view["server"]))
+
+
+async def test_remove_stops_the_server_and_completes_the_workflow(stack: Stack, temporal_client: Client) -> None:
+    name = stack.spec()["name"]
+    view = stack.add_location(stack.spec())
+    pid = stack.server_pid(view["server"])
+    response = stack.client.delete(f"/api/locations/{name}")
+    assert response.status_code == 202, response.text
+    stack.wait_location(name, {"STOPPED"})
+    assert not alive(pid)
+    description = await temporal_client.get_workflow_handle(f"location:{name}").describe()
+    assert description.status == WorkflowExecutionStatus.COMPLETED

@@ -1,0 +1,5 @@
+"""`python -m worker` starts an agent."""
+
+from worker.agent import main
+
+main()

@@ -1,0 +1,107 @@
+"""The agent process: a Temporal worker that runs both workflows and all activities."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.control_plane_client import ControlPlaneClient
+from activities.launchers.process import ProcessLauncherSettings
+from activities.launchers.registry import LauncherRegistry
+from activities.location_activities import LocationActivities
+from activities.report_activities import ReportActivities
+from activities.run_activities import RunActivities
+from contracts.temporal import data_converter
+from worker.settings import AgentSettings
+from workflows.location_workflow import CodeLocationWorkflow
+from workflows.run_workflow import RunWorkflow
+
+log = logging.getLogger("longshoreman.agent")
+
+
+class Agent:
+    """Owns the Temporal worker and the clients its activities use."""
+
+    def __init__(self, settings: AgentSettings, client: Client) -> None:
+        self.settings = settings
+        self.client = client
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        launchers = LauncherRegistry.default(
+            ProcessLauncherSettings(
+                state_dir=settings.state_dir.resolve(), control_plane_url=settings.control_plane_url
+            )
+        )
+        self.control_plane = ControlPlaneClient(settings.control_plane_url, settings.agent_token.get_secret_value())
+        self.locations = LocationActivities(launchers)
+        self.runs = RunActivities(launchers, self.control_plane, settings.poll_interval_s)
+        reports = ReportActivities(self.control_plane)
+        self.worker = Worker(
+            client,
+            task_queue=settings.task_queue,
+            workflows=[CodeLocationWorkflow, RunWorkflow],
+            activities=[
+                self.locations.launch_code_server,
+                self.locations.await_healthy,
+                self.locations.fetch_definitions,
+                self.locations.supervise_code_server,
+                self.locations.stop_code_server,
+                self.runs.launch_run_worker,
+                self.runs.await_run_started,
+                self.runs.supervise_run_worker,
+                self.runs.stop_run_worker,
+                reports.report_location,
+                reports.report_run,
+            ],
+            max_concurrent_activities=settings.max_concurrent_activities,
+            max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+            max_cached_workflows=settings.max_cached_workflows,
+            graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_s),
+        )
+
+    @classmethod
+    async def connect(cls, settings: AgentSettings) -> Agent:
+        """Connect to Temporal and build the worker."""
+        client = await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace, data_converter=data_converter()
+        )
+        return cls(settings, client)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll the task queue until `stop` is set, then shut down gracefully (work keeps running)."""
+        async with self.worker:
+            log.info("agent %s polling task queue %s", self.settings.agent_name, self.settings.task_queue)
+            await stop.wait()
+            log.info("agent shutting down; run workers and code servers keep running")
+        await self.locations.aclose()
+        await self.control_plane.aclose()
+
+
+async def serve(settings: AgentSettings) -> None:
+    """Run an agent until SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    agent = await Agent.connect(settings)
+    await agent.run(stop)
+
+
+def main() -> None:
+    """Entry point of `python -m worker` and `longshoreman agent`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = AgentSettings()
+    except ValueError as err:
+        print(f"longshoreman agent: invalid settings: {err}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        asyncio.run(serve(settings))
+    except RuntimeError as err:
+        print(f"longshoreman agent: {err}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,65 @@
+"""The agent's settings: environment variables LONGSHOREMAN_* and an optional YAML file."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class AgentSettings(BaseSettings):
+    """Everything one agent process needs; nothing else reads the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="LONGSHOREMAN_", extra="ignore")
+
+    config_file: Path | None = Field(default=None, description="Optional YAML file with these settings.")
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "longshoreman"
+    control_plane_url: str = "http://127.0.0.1:8000"
+    agent_token: SecretStr = SecretStr("")
+    state_dir: Path = Path(".longshoreman/agent")
+    agent_name: str = Field(default_factory=socket.gethostname)
+    max_concurrent_activities: int = Field(default=2000, ge=1)
+    max_concurrent_workflow_tasks: int = Field(default=100, ge=1)
+    max_cached_workflows: int = Field(default=2000, ge=0)
+    graceful_shutdown_s: float = Field(default=5.0, ge=0)
+    poll_interval_s: float = Field(default=0.1, gt=0, description="How often a run worker's state is checked.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Init arguments win, then the environment, then the YAML file named by LONGSHOREMAN_CONFIG_FILE."""
+        return (init_settings, env_settings, YamlFileSource(settings_cls, env_settings))
+
+
+class YamlFileSource(PydanticBaseSettingsSource):
+    """Settings from the YAML file whose path the environment gives as config_file."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._env = env
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: __call__ returns the whole file at once."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """The file's mapping, or nothing when no file is configured."""
+        path = self._env().get("config_file")
+        if not path:
+            return {}
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of settings")
+        return data

@@ -1,0 +1,67 @@
+"""Timeouts and retry policies of every activity call: explicit, in one place."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.common import RetryPolicy
+
+# A dead agent is noticed within HEARTBEAT_TIMEOUT; the retry then re-attaches on another replica.
+HEARTBEAT_TIMEOUT = timedelta(seconds=5)
+# Long watches are bounded by the workflow's own timers; this only stops a runaway activity.
+LONG_WATCH = timedelta(days=30)
+
+FINAL_ERRORS = ["LaunchError", "LauncherUnavailable", "ServerExited", "StartupTimeout"]
+
+# Supervision is resumed as soon as an agent is back: retry forever, quickly.
+REATTACH = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=2),
+    non_retryable_error_types=FINAL_ERRORS,
+)
+
+
+def launch() -> dict[str, Any]:
+    """Launching is idempotent; a few retries cover a flaky engine, not a bad spec."""
+    return {
+        "start_to_close_timeout": timedelta(seconds=60),
+        "retry_policy": RetryPolicy(
+            initial_interval=timedelta(seconds=1), maximum_attempts=3, non_retryable_error_types=FINAL_ERRORS
+        ),
+    }
+
+
+def watch(bound: timedelta = LONG_WATCH) -> dict[str, Any]:
+    """A heartbeating watch of a process that retries (re-attaches) until the workflow stops caring."""
+    return {"start_to_close_timeout": bound, "heartbeat_timeout": HEARTBEAT_TIMEOUT, "retry_policy": REATTACH}
+
+
+def stop(grace_s: float) -> dict[str, Any]:
+    """Stopping waits for the grace period, then kills."""
+    return {
+        "start_to_close_timeout": timedelta(seconds=grace_s + 30),
+        "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5),
+    }
+
+
+def quick() -> dict[str, Any]:
+    """A short request to a code server."""
+    return {
+        "start_to_close_timeout": timedelta(seconds=15),
+        "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5),
+    }
+
+
+def report() -> dict[str, Any]:
+    """Metadata must reach the control plane even after an outage: retry for a week, capped backoff."""
+    return {
+        "start_to_close_timeout": timedelta(seconds=10),
+        "schedule_to_close_timeout": timedelta(days=7),
+        "retry_policy": RetryPolicy(
+            initial_interval=timedelta(milliseconds=500),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(seconds=10),
+        ),
+    }
