@@ -12,7 +12,6 @@ from contracts.locations import Definitions, LauncherKind, LocationSpec
 from contracts.runs import RunRequest
 from contracts.statuses import LocationStatus, RunStatus
 
-
 # ---- code locations -------------------------------------------------------------------------
 
 
@@ -21,7 +20,9 @@ class SupervisionSettings(BaseModel):
 
     probe_interval_s: float = Field(default=1.0, gt=0)
     probe_timeout_s: float = Field(default=2.0, gt=0)
-    failure_threshold: int = Field(default=3, ge=1, description="Consecutive failed probes that make a server unhealthy.")
+    failure_threshold: int = Field(
+        default=3, ge=1, description="Consecutive failed probes that make a server unhealthy."
+    )
     backoff_initial_s: float = Field(default=1.0, ge=0)
     backoff_max_s: float = Field(default=60.0, ge=0)
     stable_after_s: float = Field(default=60.0, ge=0, description="Healthy this long resets the crash-loop backoff.")

@@ -33,7 +33,9 @@ class LocationSpec(BaseModel):
     port: int = Field(default=4000, ge=1, le=65535, description="Port the code server listens on in its container.")
     health_path: str = "/health"
     startup_timeout_s: float = Field(default=60.0, gt=0, le=3600)
-    agent_queue: str = Field(default="longshoreman", min_length=1, description="Task queue of the agent that serves it.")
+    agent_queue: str = Field(
+        default="longshoreman", min_length=1, description="Task queue of the agent that serves it."
+    )
 
     @field_validator("module")
     @classmethod

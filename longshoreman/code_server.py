@@ -12,7 +12,6 @@ import json
 import signal
 import sys
 import threading
-import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any
@@ -86,10 +85,7 @@ def main(argv: list[str]) -> int:
     try:
         documents = build_documents(args.module)
     except LoadError as exc:
-        cause = exc.__cause__
-        # A missing top-level module needs no traceback; an error inside user code does.
-        if cause is not None and not (isinstance(cause, ModuleNotFoundError) and cause.name == args.module):
-            traceback.print_exception(cause, file=sys.stderr)
+        print(exc.user_traceback(), end="", file=sys.stderr)
         print(f"longshoreman code-server: {exc}", file=sys.stderr, flush=True)
         return EXIT_LOAD_ERROR
     try:

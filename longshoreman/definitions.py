@@ -27,6 +27,31 @@ EventSink = Callable[[str, str], None]
 class LoadError(Exception):
     """A module, its Definitions object or a job could not be loaded; the message is one readable line."""
 
+    def __init__(self, message: str, module: str = "") -> None:
+        super().__init__(message)
+        self.module = module
+
+    def user_traceback(self) -> str:
+        """The traceback of the error the user's code raised while importing, or "" if there is none to show."""
+        cause = self.__cause__
+        if cause is None:
+            return ""
+        missing = cause.name if isinstance(cause, ModuleNotFoundError) else None
+        if missing and (self.module == missing or self.module.startswith(missing + ".")):
+            return ""  # the module itself is missing: the one-line message says it all
+        import traceback
+
+        # Only the user's frames: the loader's and importlib's own are noise to the reader.
+        loader_files = (__file__, os.path.dirname(importlib.__file__ or ""))
+        frames = [
+            frame
+            for frame in traceback.extract_tb(cause.__traceback__)
+            if not frame.filename.startswith(loader_files) and not frame.filename.startswith("<frozen ")
+        ]
+        lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
+        lines.extend(traceback.format_exception_only(type(cause), cause))
+        return "".join(lines)
+
 
 class JobContext:
     """What a running job knows about its run (id, attempt, config, tags) and how it reports events."""
@@ -186,7 +211,7 @@ def load_definitions(module_name: str) -> Definitions:
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
-        raise LoadError(f"could not import module {module_name!r}: {type(exc).__name__}: {exc}") from exc
+        raise LoadError(f"could not import module {module_name!r}: {type(exc).__name__}: {exc}", module_name) from exc
     found: dict[int, list[str]] = {}
     objects: dict[int, Definitions] = {}
     for attr, value in vars(module).items():

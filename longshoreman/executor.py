@@ -100,11 +100,7 @@ class RunExecutor:
             job = load_job(s.module, s.job)
             config = job.resolve_config(s.config)
         except LoadError as exc:
-            cause = exc.__cause__
-            if cause is not None and not (isinstance(cause, ModuleNotFoundError) and cause.name == s.module):
-                import traceback
-
-                traceback.print_exception(cause)
+            print(exc.user_traceback(), end="", file=sys.stderr)
             print(f"longshoreman execute-run: {exc}", file=sys.stderr)
             self._sender.event("LOAD_FAILURE", str(exc))
             self._write_termination(str(exc))

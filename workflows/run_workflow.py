@@ -64,8 +64,7 @@ class RunWorkflow:
             await self._cancel(params, attempt)
             raise
         status = RunStatus.SUCCESS if outcome.succeeded else RunStatus.FAILURE
-        self._report(params, status, attempt, outcome.reason)
-        await self._flush_reports()
+        await self._final_report(params, status, attempt, outcome.reason)
         if status is RunStatus.FAILURE:
             # A failed workflow is what users filter for in the Temporal UI; the reason is already reported.
             raise ApplicationError(outcome.reason, type="RunFailed", non_retryable=True)
@@ -154,8 +153,7 @@ class RunWorkflow:
             self._watch.cancel()
         self._report(params, RunStatus.CANCELING, attempt)
         await self._stop(params, attempt)
-        self._report(params, RunStatus.CANCELED, attempt, "canceled by request")
-        await self._flush_reports()
+        await self._final_report(params, RunStatus.CANCELED, attempt, "canceled by request")
 
     def _report(self, params: RunWorkflowInput, status: RunStatus, attempt: int, reason: str = "") -> None:
         """Send a status report without waiting: the control plane orders reports by seq."""
@@ -170,5 +168,13 @@ class RunWorkflow:
         except ActivityError as err:
             workflow.logger.warning("report %s not delivered: %s", report.status, cause_of(err))
 
-    async def _flush_reports(self) -> None:
+    async def _final_report(self, params: RunWorkflowInput, status: RunStatus, attempt: int, reason: str) -> None:
+        """Deliver the final status before completing, as a local activity: one history event, no extra task."""
         await asyncio.gather(*self._reports)
+        self._seq += 1
+        self._status = status
+        report = RunReport(run_id=params.run_id, status=status, seq=self._seq, attempt=attempt, reason=reason)
+        try:
+            await workflow.execute_local_activity(Activities.REPORT_RUN, report, result_type=Ack, **options.report())
+        except ActivityError as err:
+            workflow.logger.warning("final report %s not delivered: %s", status, cause_of(err))

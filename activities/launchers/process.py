@@ -169,17 +169,17 @@ class ProcessLauncher:
     async def _ensure_started(
         self, directory: Path, prepare: Prepare, working_dir: str | None, relaunch_ended: bool = False
     ) -> dict[str, Any]:
-        meta = read_json(directory / "launch.json")
-        if meta is not None:
-            started = await self._wait_for_pid(directory, ADOPT_WAIT_S)
-            ended = (directory / "exit.json").exists() or not self._alive(directory)
-            if started and not (relaunch_ended and ended):
-                return meta
-            # No process (the agent died between writing launch.json and spawning), or a dead server. Start afresh.
-            directory.rename(directory.with_name(f"{directory.name}.ended-{time.time_ns()}"))
-        if (directory / "stop_requested").exists():
-            raise LaunchError("stopped before it started: not launching")
         try:
+            meta = read_json(directory / "launch.json")
+            if meta is not None:
+                started = await self._wait_for_pid(directory, ADOPT_WAIT_S)
+                ended = (directory / "exit.json").exists() or not self._alive(directory)
+                if started and not (relaunch_ended and ended):
+                    return meta
+                # No process (the agent died between writing launch.json and spawning), or a dead server: afresh.
+                directory.rename(directory.with_name(f"{directory.name}.ended-{time.time_ns()}"))
+            if (directory / "stop_requested").exists():
+                raise LaunchError("stopped before it started: not launching")
             directory.mkdir(parents=True, exist_ok=True)
             command, env, extra = await prepare()
             cwd = working_dir or os.getcwd()

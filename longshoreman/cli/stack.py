@@ -115,6 +115,7 @@ def dev(
                 time.sleep(0.5)
     except KeyboardInterrupt:
         console.print("stopping...")
+        code = 1 if demo else 0  # an interrupted demo did not show what it promised
     except CliError as exc:
         print_error(str(exc))
         code = 1

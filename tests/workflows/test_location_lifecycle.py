@@ -113,3 +113,58 @@ async def test_remove_stops_the_server_and_completes_the_workflow(stack: Stack, 
     assert not alive(pid)
     description = await temporal_client.get_workflow_handle(f"location:{name}").describe()
     assert description.status == WorkflowExecutionStatus.COMPLETED
+
+
+def test_a_module_that_cannot_load_is_reported_as_error_with_growing_backoff(stack: Stack) -> None:
+    name = stack.spec("broken")["name"]
+    stack.add_location(stack.spec("broken", module="examples.hello.no_such_module"), wait_loaded=False)
+    messages: list[str] = []
+
+    def second_failure() -> bool:
+        view = stack.location(name)
+        messages.append(view["message"])
+        return view["status"] == "ERROR" and "attempt 2 failed" in view["message"]
+
+    wait_for(second_failure, 30, "the second failed start")
+    errors = [m for m in messages if "failed, retrying" in m]
+    assert "no_such_module" in errors[0], errors[0]
+    assert "retrying in 1 s" in errors[0] and "retrying in 2 s" in errors[-1], errors
+
+
+async def test_continue_as_new_keeps_the_server_running(stack: Stack, temporal_client: Client) -> None:
+    from contracts.agent import LocationState, RedeployRequest, RedeployResult, SupervisionSettings
+    from contracts.locations import LocationSpec
+
+    spec = LocationSpec.model_validate(stack.spec("can"))
+    state = LocationState(spec=spec, supervision=SupervisionSettings(max_history_events=100))
+    handle = await temporal_client.start_workflow(
+        "CodeLocationWorkflow", state, id=f"location:{spec.name}", task_queue=stack.queue
+    )
+    first_run = handle.result_run_id
+    # Each redeploy adds ~20 history events; the sixth pushes the history past the limit.
+    for _ in range(6):
+        await handle.execute_update("redeploy", RedeployRequest(spec=spec), result_type=RedeployResult)
+    latest = temporal_client.get_workflow_handle(f"location:{spec.name}", result_type=LocationState)
+
+    async def continued() -> LocationState | None:
+        description = await latest.describe()
+        if description.run_id == first_run:
+            return None
+        return await latest.query("status", result_type=LocationState)
+
+    import asyncio
+
+    for _ in range(100):
+        after = await continued()
+        if after is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert after is not None, "the workflow did not continue as new"
+    assert after.server is not None and after.generation == 7
+    pid = stack.server_pid(after.server.name)
+    await asyncio.sleep(1.5)
+    now = await latest.query("status", result_type=LocationState)
+    assert now.server == after.server and alive(pid), "continue-as-new must not restart the server"
+    await latest.signal("stop")
+    assert (await latest.result()).status == "STOPPED"
+    assert not alive(pid)

@@ -7,6 +7,8 @@ import signal
 import textwrap
 from pathlib import Path
 
+from temporalio.client import Client
+
 from tests.support.agent import alive, wait_for
 from tests.support.stack import Stack
 
@@ -159,3 +161,15 @@ def test_same_idempotency_key_twice_gives_one_run(stack: Stack) -> None:
     assert stack.wait_run(first.json()["run"]["id"])["status"] == "SUCCESS"
     runs = stack.client.get("/api/runs", params={"location": stack.spec()["name"]}).json()["runs"]
     assert len(runs) == 1
+
+
+async def test_run_history_stays_small_however_long_the_run(stack: Stack, temporal_client: Client) -> None:
+    stack.add_location(stack.spec())
+    short = stack.launch("greet")
+    long = stack.launch("sleepy", {"seconds": 3})
+    assert stack.wait_run(short)["status"] == "SUCCESS"
+    assert stack.wait_run(long)["status"] == "SUCCESS"
+    sizes = [len((await temporal_client.get_workflow_handle(f"run:{r}").fetch_history()).events) for r in (short, long)]
+    # Supervision heartbeats instead of writing history: no event per poll, so duration adds nothing.
+    assert sizes[1] <= 40, sizes
+    assert sizes[1] <= sizes[0] + 6, sizes

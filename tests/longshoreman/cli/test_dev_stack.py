@@ -82,16 +82,21 @@ def test_dev_stack_serves_the_cli_and_leaves_nothing_behind_on_sigterm(tmp_path:
     try:
         url, _token = wait_for_hello(dev, state, dev_output)
         # The CLI finds the stack through the credentials file `dev` wrote.
-        run = subprocess.run(
-            [sys.executable, "-m", "longshoreman", "run", "launch", "hello", "greet", "--wait"],
-            cwd=tmp_path,
-            env=clean_env(LONGSHOREMAN_CREDENTIALS_FILE=str(state / "credentials.json")),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        cli_env = clean_env(LONGSHOREMAN_CREDENTIALS_FILE=str(state / "credentials.json"))
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            command = [sys.executable, "-m", "longshoreman", *args]
+            return subprocess.run(command, cwd=tmp_path, env=cli_env, capture_output=True, text=True, timeout=120)
+
+        run = cli("run", "launch", "hello", "greet", "--config", '{"name": "docks"}', "--wait")
         assert run.returncode == 0, run.stdout + run.stderr
         assert "SUCCESS" in run.stdout
+        failed = cli("run", "launch", "hello", "fail", "--wait")
+        assert failed.returncode == 1
+        assert "ValueError: boom" in failed.stderr
+        redeployed = cli("location", "redeploy", "hello", "--env", "GREETING=ahoy", "--wait")
+        assert redeployed.returncode == 0, redeployed.stdout + redeployed.stderr
+        assert "location hello redeployed: LOADED (generation 2)" in redeployed.stdout
         started = {p.pid for p in psutil.Process(dev.pid).children(recursive=True)}
         recorded = recorded_processes(state / "agent")
         started |= {p.pid for p in recorded if alive(p.pid)}
