@@ -8,7 +8,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.launchers.base import LaunchError, Phase, describe_exit
+from activities.launchers.base import LaunchError, Phase, describe_exit, launch_failure
 from activities.launchers.registry import LauncherRegistry
 from activities.polling import poll_until
 from contracts.agent import HealthResult, LaunchServerInput, ProbeInput, ServerExit, StopResult, StopServerInput
@@ -31,7 +31,7 @@ class LocationActivities:
         try:
             return await launcher.launch_server(request.spec, request.generation, request.instance)
         except LaunchError as err:
-            raise ApplicationError(str(err), type="LaunchError", non_retryable=True) from err
+            raise launch_failure(err) from err
 
     @activity.defn(name=Activities.AWAIT_HEALTHY)
     async def await_healthy(self, probe: ProbeInput) -> HealthResult:

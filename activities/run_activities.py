@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.control_plane_client import ControlPlaneClient
-from activities.launchers.base import LaunchError, Phase, ProcessView, describe_exit
+from activities.launchers.base import LaunchError, Phase, ProcessView, describe_exit, launch_failure
 from activities.launchers.registry import LauncherRegistry
 from activities.polling import poll_until
 from contracts.agent import LaunchRunInput, OutcomeKind, RunOutcome, RunStarted, StopResult, StopRunInput, WatchRunInput
@@ -36,7 +35,7 @@ class RunActivities:
         try:
             return await launcher.launch_worker(request, token)
         except LaunchError as err:
-            raise ApplicationError(str(err), type="LaunchError", non_retryable=True) from err
+            raise launch_failure(err) from err
 
     @activity.defn(name=Activities.AWAIT_RUN_STARTED)
     async def await_run_started(self, request: WatchRunInput) -> RunStarted:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from contracts.handles import ServerHandle, WorkerHandle
+from contracts.kubernetes import KubernetesRunOverrides
 from contracts.locations import Definitions, LauncherKind, LocationSpec
 from contracts.runs import RunRequest
 from contracts.statuses import LocationStatus, RunStatus
@@ -43,6 +44,7 @@ class LocationState(BaseModel):
     report_seq: int = 0
     definitions: Definitions | None = None
     stop_requested: bool = False
+    halted: bool = Field(default=False, description="A start failed in a way only a redeploy can fix; no restarts.")
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
 
 
@@ -134,6 +136,8 @@ class LaunchRunInput(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
     location: LocationSpec
+    max_runtime_s: float | None = Field(default=None, description="For backends that enforce it too (k8s deadline).")
+    kubernetes: KubernetesRunOverrides | None = None
 
 
 class OutcomeKind(StrEnum):

@@ -7,10 +7,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from contracts.docker import DockerOptions
+from contracts.kubernetes import KubernetesOptions
 from contracts.statuses import LocationStatus
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
 LauncherKind = Literal["process", "docker", "kubernetes"]
+PullPolicy = Literal["always", "if-not-present", "never"]
+
+
+class Resources(BaseModel):
+    """CPU and memory limits of a code server or run worker (ignored by the process launcher)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpu: float | None = Field(default=None, gt=0, description="CPUs, e.g. 0.5.")
+    memory: str | None = Field(
+        default=None, pattern=r"^[0-9]+(\.[0-9]+)?(k|m|g|Ki|Mi|Gi|K|M|G)?$", description="e.g. '512Mi' or '1g'."
+    )
 
 
 class LocationSpec(BaseModel):
@@ -33,6 +47,10 @@ class LocationSpec(BaseModel):
     port: int = Field(default=4000, ge=1, le=65535, description="Port the code server listens on in its container.")
     health_path: str = "/health"
     startup_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    resources: Resources = Field(default_factory=Resources)
+    image_pull_policy: PullPolicy = "if-not-present"
+    docker: DockerOptions = Field(default_factory=DockerOptions)
+    kubernetes: KubernetesOptions = Field(default_factory=KubernetesOptions)
     agent_queue: str = Field(
         default="longshoreman", min_length=1, description="Task queue of the agent that serves it."
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.kubernetes import KubernetesRunOverrides
 from contracts.locations import NAME_PATTERN
 from contracts.statuses import RunStatus
 
@@ -34,6 +35,7 @@ class RunRequest(BaseModel):
     max_runtime_s: float | None = Field(default=None, gt=0, le=30 * 86400)
     cancel_grace_s: float = Field(default=10.0, ge=0, le=3600, description="SIGTERM → SIGKILL on cancel.")
     retry: RunRetryPolicy = Field(default_factory=RunRetryPolicy)
+    kubernetes: KubernetesRunOverrides | None = None
 
 
 class RunEvent(BaseModel):

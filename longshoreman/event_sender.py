@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 Item = tuple[Any, ...]  # (seq, time, ...) — seq first, so delivered items are found by number
 Warn = Callable[[str], None]
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
+_LABELS = {"events": "events", "lines": "log lines"}
 
 
 class BoundedBuffer:
@@ -58,6 +59,9 @@ class BoundedBuffer:
         for part in (self._head, self._tail):
             while part and part[0][0] <= seq:
                 part.popleft()
+        # The kept head is the oldest *waiting* items: refill it so the next drop keeps them too.
+        while self._tail and len(self._head) < self._keep_first:
+            self._head.append(self._tail.popleft())
 
 
 class RunEventSender:
@@ -99,6 +103,8 @@ class RunEventSender:
         self._event_seq = 0
         self._log_seq = 0
         self._reported_drops = {"events": 0, "lines": 0}
+        self.rejected = {"events": 0, "lines": 0}
+        """How many events and log lines the control plane refused for good (they are not retried)."""
         self._closing = False
         self._last_send = float("-inf")
         self._conn: HTTPConnection | None = None
@@ -186,8 +192,10 @@ class RunEventSender:
         if status >= 500 or status in RETRYABLE_STATUSES:
             return False
         if status >= 300:
-            # Retrying cannot fix a rejected token or body: say so once per batch and move on.
-            self._warn(f"control plane rejected {len(items)} {kind}: HTTP {status}: {detail}")
+            # Retrying cannot fix a rejected token or body: drop the batch, and say so once per kind.
+            if not self.rejected[kind]:
+                self._warn(f"control plane rejected {_LABELS[kind]}: HTTP {status}: {detail}")
+            self.rejected[kind] += len(items)
         with self._cond:
             (self._events if kind == "events" else self._logs).discard_through(items[-1][0])
         return True
@@ -229,8 +237,9 @@ class RunEventSender:
             dropped = buffer.dropped - self._reported_drops[kind]
             if dropped > 0:
                 self._reported_drops[kind] = buffer.dropped
-                what = "log lines" if kind == "lines" else "events"
-                self.event(event_type, f"{dropped} {what} were dropped while the control plane was unreachable")
+                self.event(
+                    event_type, f"{dropped} {_LABELS[kind]} were dropped while the control plane was unreachable"
+                )
 
 
 def _detail(data: bytes) -> str:

@@ -37,6 +37,9 @@ class RunCanceled(BaseException):
 class _NoSender:
     """Stands in for the sender when no control plane is configured (a run started by hand)."""
 
+    def __init__(self) -> None:
+        self.rejected = {"events": 0, "lines": 0}
+
     def start(self) -> None:
         pass
 
@@ -90,6 +93,9 @@ class RunExecutor:
         if not self._sender.close(s.flush_timeout_s):
             events, lines = self._sender.pending()
             self._warn(f"could not deliver {events} events and {lines} log lines to the control plane")
+        rejected = self._sender.rejected
+        if rejected["events"] or rejected["lines"]:
+            self._warn(f"the control plane refused {rejected['events']} events and {rejected['lines']} log lines")
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         return code

@@ -12,12 +12,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.control_plane_client import ControlPlaneClient
-from activities.launchers.process import ProcessLauncherSettings
-from activities.launchers.registry import LauncherRegistry
 from activities.location_activities import LocationActivities
 from activities.report_activities import ReportActivities
 from activities.run_activities import RunActivities
 from contracts.temporal import data_converter
+from worker.launchers import build_launchers
 from worker.settings import AgentSettings
 from workflows.location_workflow import CodeLocationWorkflow
 from workflows.run_workflow import RunWorkflow
@@ -32,12 +31,8 @@ class Agent:
         self.settings = settings
         self.client = client
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        launchers = LauncherRegistry.default(
-            ProcessLauncherSettings(
-                state_dir=settings.state_dir.resolve(), control_plane_url=settings.control_plane_url
-            )
-        )
         self.control_plane = ControlPlaneClient(settings.control_plane_url, settings.agent_token.get_secret_value())
+        launchers = build_launchers(settings, self.control_plane)
         self.locations = LocationActivities(launchers)
         self.runs = RunActivities(launchers, self.control_plane, settings.poll_interval_s)
         reports = ReportActivities(self.control_plane)

@@ -10,11 +10,18 @@ import yaml
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from contracts.locations import LauncherKind
+
+
+def _process_only() -> list[LauncherKind]:
+    return ["process"]
+
 
 class AgentSettings(BaseSettings):
     """Everything one agent process needs; nothing else reads the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="LONGSHOREMAN_", extra="ignore")
+    # Nested launcher settings come from e.g. LONGSHOREMAN_DOCKER__NETWORK.
+    model_config = SettingsConfigDict(env_prefix="LONGSHOREMAN_", extra="ignore", env_nested_delimiter="__")
 
     config_file: Path | None = Field(default=None, description="Optional YAML file with these settings.")
     temporal_address: str = "127.0.0.1:7233"
@@ -23,6 +30,7 @@ class AgentSettings(BaseSettings):
     control_plane_url: str = "http://127.0.0.1:8000"
     agent_token: SecretStr = SecretStr("")
     state_dir: Path = Path(".longshoreman/agent")
+    launchers: list[LauncherKind] = Field(default_factory=_process_only, min_length=1)
     agent_name: str = Field(default_factory=socket.gethostname)
     max_concurrent_activities: int = Field(default=2000, ge=1)
     max_concurrent_workflow_tasks: int = Field(default=100, ge=1)

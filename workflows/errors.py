@@ -15,3 +15,11 @@ def cause_of(err: BaseException) -> str:
     if isinstance(current, ApplicationError):
         return current.message
     return str(current) if current is not None else "unknown error"
+
+
+def error_type_of(err: BaseException) -> str:
+    """The ApplicationError type at the root of an activity failure ('' if none)."""
+    current: BaseException | None = err
+    while isinstance(current, ActivityError) and current.cause is not None:
+        current = current.cause
+    return current.type or "" if isinstance(current, ApplicationError) else ""

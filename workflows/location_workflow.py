@@ -27,11 +27,15 @@ with workflow.unsafe.imports_passed_through():
     from contracts.statuses import LocationStatus
     from contracts.temporal import LOCATION_WORKFLOW, REDEPLOY_UPDATE, STATUS_QUERY, STOP_SIGNAL, Activities
     from workflows import options
-    from workflows.errors import cause_of
+    from workflows.errors import cause_of, error_type_of
 
 
 class StartFailed(Exception):
-    """A code-server instance did not become healthy; carries the reason."""
+    """A code-server instance did not become healthy; `final` if restarting cannot help (only a redeploy can)."""
+
+    def __init__(self, reason: str, final: bool) -> None:
+        super().__init__(reason)
+        self.final = final
 
 
 @workflow.defn(name=LOCATION_WORKFLOW)
@@ -71,7 +75,7 @@ class CodeLocationWorkflow:
                 raise ApplicationError(message, type="RedeployFailed", non_retryable=True) from None
             old = state.server
             state.spec, state.generation, state.server = request.spec, generation, handle
-            state.definitions, state.consecutive_failures = definitions, 0
+            state.definitions, state.consecutive_failures, state.halted = definitions, 0, False
             # The control plane must point at the new server before the old one goes away.
             await self._report(LocationStatus.LOADED, f"generation {generation} serving", definitions)
             if old is not None:
@@ -93,7 +97,9 @@ class CodeLocationWorkflow:
                 await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._lock.locked())
                 await self._flush_reports()
                 workflow.continue_as_new(self.state)
-            if self.state.server is None:
+            if self.state.server is None and self.state.halted:
+                await workflow.wait_condition(lambda: self.state.stop_requested or self.state.server is not None)
+            elif self.state.server is None:
                 await self._bring_up()
             else:
                 await self._supervise()
@@ -111,6 +117,10 @@ class CodeLocationWorkflow:
             try:
                 state.server, state.definitions = await self._start_instance(state.spec, state.generation)
             except StartFailed as err:
+                if err.final:
+                    state.halted = True
+                    self._report(LocationStatus.ERROR, f"{err}; not restarting: fix the spec and redeploy")
+                    return
                 state.consecutive_failures += 1
                 delay = self._backoff()
                 self._report(
@@ -187,7 +197,7 @@ class CodeLocationWorkflow:
         except ActivityError as err:
             if handle is not None:
                 await self._stop_server(handle)
-            raise StartFailed(cause_of(err)) from None
+            raise StartFailed(cause_of(err), final=error_type_of(err) in options.HALTING_ERRORS) from None
         return handle, definitions
 
     async def _stop_server(self, handle: ServerHandle) -> None:

@@ -13,6 +13,8 @@ HEARTBEAT_TIMEOUT = timedelta(seconds=5)
 LONG_WATCH = timedelta(days=30)
 
 FINAL_ERRORS = ["LaunchError", "LauncherUnavailable", "ServerExited", "StartupTimeout"]
+# Launch failures that a restart cannot fix (bad spec, missing image): the location waits for a redeploy.
+HALTING_ERRORS = frozenset({"LaunchError", "LauncherUnavailable"})
 
 # Supervision is resumed as soon as an agent is back: retry forever, quickly.
 REATTACH = RetryPolicy(

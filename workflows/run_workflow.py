@@ -79,6 +79,8 @@ class RunWorkflow:
             config=request.config,
             tags=request.tags,
             location=params.location,
+            max_runtime_s=request.max_runtime_s,
+            kubernetes=request.kubernetes,
         )
         try:
             handle = await workflow.execute_activity(

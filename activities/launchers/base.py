@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from pydantic import BaseModel
+from temporalio.exceptions import ApplicationError
 
 from contracts.agent import LaunchRunInput, StopResult
 from contracts.handles import ServerHandle, WorkerHandle
@@ -35,7 +36,18 @@ class ProcessView(BaseModel):
 
 
 class LaunchError(Exception):
-    """A launch failed in a way a retry will not fix (bad spec, missing image, unwritable state)."""
+    """A launch failed. `final`: a retry will not fix it (bad spec, missing image); only a new spec will."""
+
+    def __init__(self, message: str, final: bool = True) -> None:
+        super().__init__(message)
+        self.final = final
+
+
+def launch_failure(err: LaunchError) -> ApplicationError:
+    """The activity error for a failed launch: final ones are not retried and halt a location's restarts."""
+    if err.final:
+        return ApplicationError(str(err), type="LaunchError", non_retryable=True)
+    return ApplicationError(str(err), type="LaunchFailed")
 
 
 TokenSource = Callable[[], Awaitable[str]]

@@ -198,7 +198,9 @@ class ProcessLauncher:
                 start_new_session=True,
             )
         except OSError as err:
-            raise LaunchError(f"cannot launch in state directory {directory}: {err.strerror or err}") from err
+            # Disk full or a permissions slip: an operator can fix it, so retry rather than give up.
+            message = f"cannot launch in state directory {directory}: {err.strerror or err}"
+            raise LaunchError(message, final=False) from err
         self._children[child.pid] = child
         if not await self._wait_for_pid(directory, PID_WAIT_S):
             raise LaunchError(f"process did not start within {PID_WAIT_S:.0f} s: {tail(directory / 'output.log', 500)}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from temporalio.exceptions import ApplicationError
 
 from activities.launchers.base import Launcher
-from activities.launchers.process import ProcessLauncher, ProcessLauncherSettings
 from contracts.locations import LauncherKind
 
 
@@ -15,10 +14,9 @@ class LauncherRegistry:
     def __init__(self, launchers: dict[LauncherKind, Launcher]) -> None:
         self._launchers = launchers
 
-    @classmethod
-    def default(cls, process: ProcessLauncherSettings) -> LauncherRegistry:
-        """The agent's launchers from its settings (process only until docker/kubernetes land)."""
-        return cls({"process": ProcessLauncher(process)})
+    def all(self) -> list[Launcher]:
+        """Every enabled launcher (for start-up and shutdown hooks)."""
+        return list(self._launchers.values())
 
     def get(self, kind: LauncherKind) -> Launcher:
         """The launcher for `kind`, or a non-retryable error naming what this agent offers."""

@@ -35,7 +35,8 @@ def clean_env(**overrides: str) -> dict[str, str]:
 
 def run_env(job: str, module: str = HELLO, run_id: str = "local-run", **extra: str) -> dict[str, str]:
     """The environment the agent gives `execute-run` (without a control plane unless `extra` adds one)."""
-    return clean_env(LONGSHOREMAN_RUN_ID=run_id, LONGSHOREMAN_RUN_MODULE=module, LONGSHOREMAN_RUN_JOB=job, **extra)
+    base = {"LONGSHOREMAN_RUN_ID": run_id, "LONGSHOREMAN_RUN_MODULE": module, "LONGSHOREMAN_RUN_JOB": job}
+    return clean_env(**(base | extra))
 
 
 def execute_run(env: dict[str, str], cwd: Path, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:

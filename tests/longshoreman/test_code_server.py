@@ -98,7 +98,10 @@ def test_an_error_while_importing_user_code_exits_2_with_its_traceback(tmp_path:
 
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert lines[-1] == "longshoreman code-server: could not import module 'broken_jobs': RuntimeError: database unreachable"
+    assert (
+        lines[-1]
+        == "longshoreman code-server: could not import module 'broken_jobs': RuntimeError: database unreachable"
+    )
     assert any("broken_jobs.py" in line and "in connect" in line for line in lines)
     # The reader sees their own frames, not the loader's.
     assert not any("importlib" in line or "definitions.py" in line for line in lines)

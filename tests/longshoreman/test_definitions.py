@@ -91,7 +91,10 @@ def test_definitions_json_matches_the_contract_model():
 
     model = DefinitionsModel.model_validate(definitions.to_dict())
     assert model.model_dump() == definitions.to_dict()
-    assert [(j.name, j.description) for j in model.jobs] == [("a", "Job a."), ("plain", "Plain functions are accepted too.")]
+    assert [(j.name, j.description) for j in model.jobs] == [
+        ("a", "Job a."),
+        ("plain", "Plain functions are accepted too."),
+    ]
     assert definitions.job("plain") is not None
     assert definitions.job("missing") is None
 

@@ -168,3 +168,24 @@ async def test_continue_as_new_keeps_the_server_running(stack: Stack, temporal_c
     await latest.signal("stop")
     assert (await latest.result()).status == "STOPPED"
     assert not alive(pid)
+
+
+def test_a_launch_that_cannot_work_halts_until_a_redeploy_fixes_it(stack: Stack) -> None:
+    name = stack.spec("halt")["name"]
+    stack.add_location(stack.spec("halt", working_dir="/nonexistent/code"), wait_loaded=False)
+    view = stack.wait_location(name, {"ERROR"})
+    assert "/nonexistent/code" in view["message"] and "not restarting" in view["message"], view["message"]
+    response = stack.client.post(f"/api/locations/{name}/redeploy", json={"spec": stack.spec("halt")})
+    assert response.status_code == 202, response.text
+    assert stack.wait_location(name, {"LOADED"}, generation=2)["definitions"]["jobs"]
+
+
+def test_a_removed_location_can_be_added_again(stack: Stack) -> None:
+    spec = stack.spec("again")
+    stack.add_location(spec)
+    assert stack.client.delete(f"/api/locations/{spec['name']}").status_code == 202
+    stack.wait_location(spec["name"], {"STOPPED"})
+    response = stack.client.post("/api/locations", json=spec)
+    assert response.status_code == 201, response.text
+    view = stack.wait_location(spec["name"], {"LOADED"})
+    assert alive(stack.server_pid(view["server"]))

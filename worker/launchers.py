@@ -1,0 +1,31 @@
+"""The factory: which launchers this agent enables, built from its settings."""
+
+from __future__ import annotations
+
+from activities.control_plane_client import ControlPlaneClient
+from activities.launchers.base import Launcher
+from activities.launchers.process import ProcessLauncher, ProcessLauncherSettings
+from activities.launchers.registry import LauncherRegistry
+from contracts.locations import LauncherKind
+from worker.settings import AgentSettings
+
+
+def build_launchers(settings: AgentSettings, control_plane: ControlPlaneClient) -> LauncherRegistry:
+    """One instance per enabled launcher kind (LONGSHOREMAN_LAUNCHERS, default: process)."""
+    launchers: dict[LauncherKind, Launcher] = {}
+    for kind in settings.launchers:
+        launchers[kind] = _build(kind, settings, control_plane)
+    return LauncherRegistry(launchers)
+
+
+def _build(kind: LauncherKind, settings: AgentSettings, control_plane: ControlPlaneClient) -> Launcher:
+    del control_plane  # for launchers that need it (e.g. to resolve orphans); none does yet
+    match kind:
+        case "process":
+            return ProcessLauncher(
+                ProcessLauncherSettings(
+                    state_dir=settings.state_dir.resolve(), control_plane_url=settings.control_plane_url
+                )
+            )
+        case _:
+            raise ValueError(f"launcher '{kind}' is not available in this build of the agent")
