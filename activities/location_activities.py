@@ -8,9 +8,10 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.launchers.base import LaunchError, Phase, describe_exit, launch_failure
+from activities.launchers.base import LaunchError, Phase, describe_exit, launch_failure, wait_server_end
 from activities.launchers.registry import LauncherRegistry
-from activities.polling import poll_until
+from activities.metrics import HEALTH_CHECK_FAILURES
+from activities.polling import poll_until, watch_until
 from contracts.agent import HealthResult, LaunchServerInput, ProbeInput, ServerExit, StopResult, StopServerInput
 from contracts.handles import ServerHandle
 from contracts.locations import Definitions
@@ -83,21 +84,18 @@ class LocationActivities:
         settings = probe.settings
         since = time.time()
         failures: list[str] = []
-        last_probe = 0.0
 
-        async def check() -> ServerExit | None:
-            nonlocal last_probe
-            view = await launcher.server_state(handle)
+        async def step() -> ServerExit | None:
+            # Between probes, wait for the process to end: a crash is noticed at once, not at the next probe.
+            view = await wait_server_end(launcher, handle, settings.probe_interval_s)
             if view.phase in (Phase.EXITED, Phase.LOST):
                 return ServerExit(reason=f"code server {describe_exit(view)}", healthy_for_s=time.time() - since)
-            if time.monotonic() - last_probe < settings.probe_interval_s:
-                return None
-            last_probe = time.monotonic()
             problem = await self._healthy(handle.url + probe.health_path, settings.probe_timeout_s)
             if problem is None:
                 failures.clear()
                 return None
             failures.append(problem)
+            HEALTH_CHECK_FAILURES.labels(handle.location).inc()
             if len(failures) >= settings.failure_threshold:
                 return ServerExit(
                     reason=f"health check failed {len(failures)} times in a row: {problem}",
@@ -105,8 +103,7 @@ class LocationActivities:
                 )
             return None
 
-        # Process liveness is checked often (cheap); HTTP probes only every probe_interval_s.
-        return await poll_until(check, min(0.25, settings.probe_interval_s))
+        return await watch_until(step)
 
     @activity.defn(name=Activities.STOP_CODE_SERVER)
     async def stop_code_server(self, request: StopServerInput) -> StopResult:

@@ -5,14 +5,18 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.control_plane_client import ControlPlaneClient
-from activities.launchers.base import LaunchError, Phase, ProcessView, describe_exit, launch_failure
+from activities.launchers.base import LaunchError, Phase, ProcessView, describe_exit, launch_failure, wait_worker
 from activities.launchers.registry import LauncherRegistry
-from activities.polling import poll_until
+from activities.polling import watch_until
 from contracts.agent import LaunchRunInput, OutcomeKind, RunOutcome, RunStarted, StopResult, StopRunInput, WatchRunInput
 from contracts.handles import WorkerHandle
 from contracts.temporal import Activities
 
 LOAD_ERROR_EXIT = 2
+ENDED = frozenset({Phase.EXITED, Phase.LOST})
+STARTED_OR_ENDED = ENDED | {Phase.RUNNING}
+# Each wait step lasts at most this long, then the activity heartbeats (heartbeat timeout: 5 s).
+STEP_S = 1.0
 COMMAND_NOT_FOUND_EXIT = 127
 
 
@@ -42,28 +46,28 @@ class RunActivities:
         """Return once the job runs, or with its outcome if the worker ended first. The workflow owns the deadline."""
         launcher = self._launchers.get(request.handle.launcher)
 
-        async def check() -> RunStarted | None:
-            view = await launcher.worker_state(request.handle)
+        async def step() -> RunStarted | None:
+            view = await wait_worker(launcher, request.handle, STARTED_OR_ENDED, STEP_S, self._interval)
             if view.phase is Phase.RUNNING or view.started:
                 return RunStarted(running=True)  # if it has ended meanwhile, supervision returns at once
-            if view.phase in (Phase.EXITED, Phase.LOST):
+            if view.phase in ENDED:
                 return RunStarted(running=False, outcome=await self._outcome(request.handle, view))
             return None
 
-        return await poll_until(check, self._interval)
+        return await watch_until(step)
 
     @activity.defn(name=Activities.SUPERVISE_RUN_WORKER)
     async def supervise_run_worker(self, request: WatchRunInput) -> RunOutcome:
         """Watch the worker until it ends; heartbeats so a dead agent is noticed and another re-attaches."""
         launcher = self._launchers.get(request.handle.launcher)
 
-        async def check() -> RunOutcome | None:
-            view = await launcher.worker_state(request.handle)
-            if view.phase in (Phase.EXITED, Phase.LOST):
+        async def step() -> RunOutcome | None:
+            view = await wait_worker(launcher, request.handle, ENDED, STEP_S, self._interval)
+            if view.phase in ENDED:
                 return await self._outcome(request.handle, view)
             return None
 
-        return await poll_until(check, self._interval)
+        return await watch_until(step)
 
     @activity.defn(name=Activities.STOP_RUN_WORKER)
     async def stop_run_worker(self, request: StopRunInput) -> StopResult:

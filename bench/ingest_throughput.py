@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from contracts.codec import generate_keyring
 from contracts.runs import RunEvent
 from controlplane.database import Database
 from controlplane.run_store import RunStore
@@ -54,6 +55,8 @@ def start_control_plane(root: Path, temporal: TemporalDevServer) -> tuple[subpro
         LONGSHOREMAN_TEMPORAL_ADDRESS=temporal.address,
         LONGSHOREMAN_ADMIN_TOKEN=token,
         LONGSHOREMAN_LOG_LEVEL="warning",
+        # The benchmark measures ingest, not Temporal payloads: a throwaway payload key.
+        LONGSHOREMAN_ENCRYPTION_KEYS=generate_keyring(["bench"]).format().strip(),
     )
     with open(root / "cp.log", "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "controlplane"], env=env, stdout=log, stderr=log, cwd=root)

@@ -29,6 +29,7 @@ class LocationView(BaseModel):
     definitions: Definitions = Field(default_factory=Definitions)
     server: str | None = None
     workflow_id: str
+    temporal_url: str | None = Field(default=None, description="The workflow's page in the Temporal Web UI.")
     updated_at: datetime
 
 
@@ -60,6 +61,7 @@ class RunView(BaseModel):
     max_runtime_s: float | None = None
     retry: RunRetryPolicy
     workflow_id: str
+    temporal_url: str | None = Field(default=None, description="The workflow's page in the Temporal Web UI.")
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -5,8 +5,12 @@ The control plane never imports the workflow code: it starts and steers workflow
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+
+from contracts.codec import EncryptionCodec, KeyRing
 
 LOCATION_WORKFLOW = "CodeLocationWorkflow"
 RUN_WORKFLOW = "RunWorkflow"
@@ -27,9 +31,20 @@ def run_workflow_id(run_id: str) -> str:
     return f"run:{run_id}"
 
 
-def data_converter() -> DataConverter:
-    """The converter every Temporal client and worker of the project uses (pydantic models as JSON)."""
-    return pydantic_data_converter
+def data_converter(keys: KeyRing | None = None) -> DataConverter:
+    """The converter every Temporal client and worker of the project uses: pydantic models as JSON, encrypted.
+
+    With `keys`, every payload is AES-GCM encrypted (see contracts/codec.py) and failure messages and stack
+    traces move into an encrypted payload too, since reasons can quote user output. Without keys (only when
+    plaintext payloads were explicitly allowed, or to read raw histories) payloads are plain JSON.
+    """
+    if keys is None:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(keys),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 class Activities:

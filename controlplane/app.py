@@ -15,9 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.api import ErrorBody
-from controlplane import web
+from contracts.codec import EncryptionCodec
+from controlplane import codec_server, metrics, web
 from controlplane.database import Database
 from controlplane.errors import ControlPlaneError
+from controlplane.links import TemporalLinks
 from controlplane.location_store import LocationStore
 from controlplane.routes import agent, ingest, locations, runs, tokens
 from controlplane.run_store import RunStore
@@ -93,20 +95,26 @@ def _install_error_handlers(app: FastAPI) -> None:
 def create_app(settings: ControlPlaneSettings | None = None) -> FastAPI:
     """The control-plane app; storage and the Temporal client are set up by its lifespan."""
     settings = settings or ControlPlaneSettings()
+    # Raises KeyConfigError at once: a control plane that cannot encrypt must not start.
+    keys = settings.keyring()
+    links = TemporalLinks(settings.temporal_ui_url, settings.temporal_namespace)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.database_url)
         await run_in_threadpool(db.create_schema)
         temporal = await TemporalGateway.connect(
-            settings.temporal_address, settings.temporal_namespace, update_timeout_s=settings.temporal_update_timeout_s
+            settings.temporal_address,
+            settings.temporal_namespace,
+            update_timeout_s=settings.temporal_update_timeout_s,
+            keys=keys,
         )
         app.state.services = Services(
             settings=settings,
             db=db,
             tokens=TokenStore(db),
-            locations=LocationStore(db),
-            runs=RunStore(db),
+            locations=LocationStore(db, links),
+            runs=RunStore(db, links),
             temporal=temporal,
         )
         try:
@@ -129,13 +137,16 @@ def create_app(settings: ControlPlaneSettings | None = None) -> FastAPI:
         },
     )
     _install_error_handlers(app)
+    app.state.codec = EncryptionCodec(keys) if keys is not None else None
+    app.add_middleware(codec_server.CodecCORS, settings=settings)
+    app.add_middleware(metrics.RequestMetrics)
 
     @app.get("/api/health", tags=["health"])
     def health() -> Health:
         """Liveness (no auth)."""
         return Health()
 
-    for module in (tokens, locations, runs, ingest, agent):
+    for module in (tokens, locations, runs, ingest, agent, codec_server, metrics):
         app.include_router(module.router)
     app.include_router(web.router)
     return app

@@ -13,13 +13,14 @@ from contracts.statuses import LocationStatus
 from contracts.temporal import location_workflow_id
 from controlplane.database import Database
 from controlplane.errors import Conflict, Invalid, NotFound
+from controlplane.links import TemporalLinks, workflow_url
 from controlplane.tables import LocationRow, utcnow
 
 # Once a stop was requested, only these reports may still change the stored status.
 _STATUSES_WHILE_STOPPING = frozenset({LocationStatus.STOPPING, LocationStatus.STOPPED, LocationStatus.ERROR})
 
 
-def location_view(row: LocationRow) -> LocationView:
+def location_view(row: LocationRow, links: TemporalLinks | None = None) -> LocationView:
     """The API view of a stored location."""
     return LocationView(
         name=row.name,
@@ -30,6 +31,7 @@ def location_view(row: LocationRow) -> LocationView:
         definitions=Definitions.model_validate(row.definitions) if row.definitions else Definitions(),
         server=row.server,
         workflow_id=row.workflow_id,
+        temporal_url=workflow_url(links, row.workflow_id),
         updated_at=row.updated_at,
     )
 
@@ -49,14 +51,15 @@ _RESTORABLE = ("spec", "status", "generation", "message", "definitions", "server
 class LocationStore:
     """Every read and write of the locations table; one transaction per method."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, links: TemporalLinks | None = None) -> None:
         self._db = db
+        self._links = links
 
     def get(self, name: str) -> LocationView | None:
         """The location called `name`, or None."""
         with self._db.read() as session:
             row = session.get(LocationRow, name)
-            return location_view(row) if row else None
+            return location_view(row, self._links) if row else None
 
     def require(self, name: str) -> LocationView:
         """The location called `name`; NotFound otherwise."""
@@ -69,7 +72,7 @@ class LocationStore:
         """All locations by name."""
         with self._db.read() as session:
             rows = session.scalars(select(LocationRow).order_by(LocationRow.name)).all()
-            return LocationList(locations=[location_view(r) for r in rows])
+            return LocationList(locations=[location_view(r, self._links) for r in rows])
 
     def claim(self, spec: LocationSpec) -> Claim:
         """Write a fresh STARTING row for `spec` (report seq back to 0); Conflict if it exists and is not STOPPED."""
@@ -97,7 +100,7 @@ class LocationStore:
             row.report_seq = 0
             row.updated_at = now
             session.flush()
-            return Claim(view=location_view(row), previous=previous, replaced_stopped=previous is not None)
+            return Claim(view=location_view(row, self._links), previous=previous, replaced_stopped=previous is not None)
 
     def release(self, name: str, claim: Claim) -> None:
         """Undo `claim` after its workflow could not be started."""
@@ -118,7 +121,7 @@ class LocationStore:
             row.spec = spec.model_dump(mode="json")
             row.updated_at = utcnow()
             session.flush()
-            return location_view(row)
+            return location_view(row, self._links)
 
     def mark(self, name: str, status: LocationStatus, message: str = "") -> LocationView:
         """Set the status the control plane itself decided (STOPPING on remove, STOPPED if nothing runs)."""
@@ -129,7 +132,7 @@ class LocationStore:
                 row.message = message
             row.updated_at = utcnow()
             session.flush()
-            return location_view(row)
+            return location_view(row, self._links)
 
     def apply_report(self, name: str, report: LocationReport) -> bool:
         """Store an agent report if it is newer (seq) than the last one applied; True if applied."""

@@ -21,10 +21,11 @@ from contracts.temporal import run_workflow_id
 from controlplane.database import Database
 from controlplane.errors import Conflict, Invalid, NotFound
 from controlplane.ids import new_run_id
+from controlplane.links import TemporalLinks, workflow_url
 from controlplane.tables import LocationRow, RunEventRow, RunLogRow, RunRow, utcnow
 
 
-def run_view(row: RunRow) -> RunView:
+def run_view(row: RunRow, links: TemporalLinks | None = None) -> RunView:
     """The API view of a stored run."""
     return RunView(
         id=row.id,
@@ -40,6 +41,7 @@ def run_view(row: RunRow) -> RunView:
         max_runtime_s=row.max_runtime_s,
         retry=RunRetryPolicy.model_validate(row.retry),
         workflow_id=row.workflow_id,
+        temporal_url=workflow_url(links, row.workflow_id),
         created_at=row.created_at,
         started_at=row.started_at,
         finished_at=row.finished_at,
@@ -97,8 +99,9 @@ def _insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]]) -> 
 class RunStore:
     """Every read and write of runs, their events and logs; one transaction per method."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, links: TemporalLinks | None = None) -> None:
         self._db = db
+        self._links = links
 
     # ---- launch ---------------------------------------------------------------------------------------
 
@@ -131,7 +134,7 @@ class RunStore:
                 )
                 session.flush()
                 row = session.get_one(RunRow, run_id)
-                return Launch(run=run_view(row), created=True, location=location)
+                return Launch(run=run_view(row, self._links), created=True, location=location)
         except IntegrityError:
             # Only the idempotency key can collide: a concurrent request with the same key won the race.
             if request.idempotency_key is None:
@@ -146,7 +149,7 @@ class RunStore:
         row = session.scalars(select(RunRow).where(RunRow.idempotency_key == key)).first()
         if row is None:
             return None
-        return Launch(run=run_view(row), created=False, location=None)
+        return Launch(run=run_view(row, self._links), created=False, location=None)
 
     @staticmethod
     def _launchable_location(session: Session, request: RunRequest) -> LocationSpec:
@@ -178,7 +181,7 @@ class RunStore:
     def get(self, run_id: str) -> RunView:
         """The run; NotFound otherwise."""
         with self._db.read() as session:
-            return run_view(self._row(session, run_id))
+            return run_view(self._row(session, run_id), self._links)
 
     def list(
         self, *, location: str | None = None, job: str | None = None, status: RunStatus | None = None, limit: int = 100
@@ -193,7 +196,7 @@ class RunStore:
             query = query.where(RunRow.status == status.value)
         query = query.order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(limit)
         with self._db.read() as session:
-            return RunList(runs=[run_view(r) for r in session.scalars(query).all()])
+            return RunList(runs=[run_view(r, self._links) for r in session.scalars(query).all()])
 
     def events(self, run_id: str, *, after_seq: int = 0, attempt: int | None = None, limit: int = 10_000) -> EventList:
         """A run's events in (attempt, seq) order."""
@@ -283,7 +286,7 @@ class RunStore:
                 raise Conflict(f"run {run_id} already finished ({current}); nothing to cancel")
             row.status = RunStatus.CANCELING
             session.flush()
-            return run_view(row)
+            return run_view(row, self._links)
 
     def require_cancelable(self, run_id: str) -> RunView:
         """The run if it can still be canceled; NotFound or Conflict otherwise."""

@@ -8,6 +8,8 @@ import sys
 import uvicorn
 from pydantic import ValidationError
 
+from contracts.codec import KeyConfigError
+from contracts.log_format import configure_logging
 from controlplane.app import create_app
 from controlplane.database import Database
 from controlplane.settings import ControlPlaneSettings
@@ -45,16 +47,23 @@ def main() -> None:
     except (ValidationError, FileNotFoundError) as err:
         print(f"longshoreman control plane: invalid configuration: {err}".splitlines()[0], file=sys.stderr)
         raise SystemExit(2) from err
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        app = create_app(settings)
+    except KeyConfigError as err:
+        print(f"longshoreman control plane: invalid configuration: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
     secret = bootstrap_admin_token(settings)
     if secret is not None:
         # Printed once, to stdout only (never logged): only its hash is kept.
         print(f"Admin token (shown only this once, keep it safe): {secret}", flush=True)
     print(f"Longshoreman control plane on http://{settings.host}:{settings.port}", flush=True)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=5,
+        # Our root handler formats uvicorn's lines too (text or JSON, LONGSHOREMAN_LOG_FORMAT).
+        log_config=None,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
@@ -12,6 +13,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from contracts.codec import KeyRing, load_keyring
 
 ENV_PREFIX = "LONGSHOREMAN_"
 CONFIG_FILE_ENV = f"{ENV_PREFIX}CONFIG_FILE"
@@ -38,6 +41,20 @@ class ControlPlaneSettings(BaseSettings):
         default=15.0, gt=0, description="How long a redeploy waits for the location workflow to accept the update."
     )
     log_level: str = "info"
+    log_format: Literal["text", "json"] = "text"
+    # Payload encryption (contracts/codec.py): `ID:BASE64[,ID:BASE64...]` inline or in a file; the first encrypts.
+    encryption_keys: SecretStr | None = None
+    encryption_key_file: Path | None = None
+    plaintext_payloads: bool = Field(default=False, description="Explicitly allow running without encryption.")
+    codec_cors_origins: list[str] | None = Field(
+        default=None,
+        description="Origins allowed to call /codec/* from a browser (the Temporal UI); default: TEMPORAL_UI_URL's.",
+    )
+
+    def keyring(self) -> KeyRing | None:
+        """The payload keys; raises KeyConfigError when none is configured and plaintext was not allowed."""
+        inline = self.encryption_keys.get_secret_value() if self.encryption_keys else None
+        return load_keyring(inline, self.encryption_key_file, self.plaintext_payloads)
 
     @classmethod
     def settings_customise_sources(

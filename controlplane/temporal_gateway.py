@@ -8,13 +8,21 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts import search_attributes as attributes
 from contracts.agent import LocationState, RedeployRequest, RunWorkflowInput
+from contracts.codec import KeyRing
 from contracts.locations import LocationSpec
 from contracts.runs import RunRequest
 from contracts.temporal import (
@@ -40,14 +48,21 @@ class TemporalGateway:
         self.client = client
         self.address = address
         self.update_timeout_s = update_timeout_s
+        # Unknown until the first start: False once Temporal said the namespace lacks our search attributes.
+        self.search_attributes_registered: bool | None = None
 
     @classmethod
-    async def connect(cls, address: str, namespace: str, *, update_timeout_s: float = 15.0) -> TemporalGateway:
-        """A gateway whose client connects on first use, so the API is up even while Temporal is not."""
+    async def connect(
+        cls, address: str, namespace: str, *, update_timeout_s: float = 15.0, keys: KeyRing | None = None
+    ) -> TemporalGateway:
+        """A gateway whose client connects on first use, so the API is up even while Temporal is not.
+
+        `keys` encrypt every payload the control plane sends and decrypt results and query answers.
+        """
         client = await Client.connect(
             address,
             namespace=namespace,
-            data_converter=data_converter(),
+            data_converter=data_converter(keys),
             identity=f"longshoreman-controlplane@{socket.gethostname()}",
             lazy=True,
         )
@@ -68,6 +83,29 @@ class TemporalGateway:
         except RuntimeError as err:  # the lazy client's connection failure surfaces as RuntimeError
             raise Unavailable(f"Temporal at {self.address} is unreachable ({action}): {err}") from err
 
+    async def _start_workflow(
+        self, workflow: str, arg: Any, *, search: list[SearchAttributePair[str]], **options: Any
+    ) -> None:
+        """Start with our search attributes; without them (once, then always) if the namespace lacks them."""
+        if self.search_attributes_registered is not False:
+            try:
+                await self.client.start_workflow(
+                    workflow, arg, search_attributes=TypedSearchAttributes(search), **options
+                )
+                self.search_attributes_registered = True
+                return
+            except RPCError as err:
+                if err.status != RPCStatusCode.INVALID_ARGUMENT or "search attribute" not in err.message.lower():
+                    raise
+                log.warning(
+                    "namespace has no Longshoreman search attributes (%s); starting workflows without them. "
+                    "Register them with: %s",
+                    err.message,
+                    "; ".join(attributes.registration_commands(self.client.namespace)),
+                )
+                self.search_attributes_registered = False
+        await self.client.start_workflow(workflow, arg, **options)
+
     # ---- code locations ---------------------------------------------------------------------------
 
     async def start_location(self, spec: LocationSpec, *, replace_existing: bool) -> None:
@@ -80,9 +118,14 @@ class TemporalGateway:
         policy = WorkflowIDConflictPolicy.TERMINATE_EXISTING if replace_existing else WorkflowIDConflictPolicy.FAIL
         async with self._rpc(f"start workflow {workflow_id}"):
             try:
-                await self.client.start_workflow(
+                await self._start_workflow(
                     LOCATION_WORKFLOW,
                     LocationState(spec=spec),
+                    search=[
+                        SearchAttributePair(attributes.LOCATION, spec.name),
+                        SearchAttributePair(attributes.LOCATION_STATUS, "STARTING"),
+                        SearchAttributePair(attributes.AGENT, spec.agent_queue),
+                    ],
                     id=workflow_id,
                     task_queue=spec.agent_queue,
                     id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
@@ -143,9 +186,15 @@ class TemporalGateway:
         workflow_id = run_workflow_id(run_id)
         async with self._rpc(f"start workflow {workflow_id}"):
             try:
-                await self.client.start_workflow(
+                await self._start_workflow(
                     RUN_WORKFLOW,
                     RunWorkflowInput(run_id=run_id, request=request, location=location),
+                    search=[
+                        SearchAttributePair(attributes.LOCATION, location.name),
+                        SearchAttributePair(attributes.JOB, request.job),
+                        SearchAttributePair(attributes.RUN_STATUS, "QUEUED"),
+                        SearchAttributePair(attributes.AGENT, location.agent_queue),
+                    ],
                     id=workflow_id,
                     task_queue=location.agent_queue,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -35,18 +35,32 @@ _PAGE = """<!doctype html>
 </p>
 <p id="error"></p>
 <h2>Code locations</h2>
-<table><thead><tr><th>Name</th><th>Status</th><th>Generation</th><th>Jobs</th><th>Message</th><th>Updated</th></tr></thead>
+<table><thead><tr><th>Name</th><th>Status</th><th>Generation</th><th>Jobs</th><th>Message</th><th>Updated</th>
+<th>Workflow</th></tr></thead>
 <tbody id="locations"></tbody></table>
 <h2>Runs</h2>
-<table><thead><tr><th>Id</th><th>Location</th><th>Job</th><th>Status</th><th>Reason</th><th>Created</th><th>Finished</th></tr>
-</thead><tbody id="runs"></tbody></table>
+<table><thead><tr><th>Id</th><th>Location</th><th>Job</th><th>Status</th><th>Reason</th><th>Created</th><th>Finished</th>
+<th>Workflow</th></tr></thead><tbody id="runs"></tbody></table>
 <script>
 const tokenInput = document.getElementById("token");
 tokenInput.value = localStorage.getItem("longshoreman-token") || "";
 document.getElementById("save").onclick = () => {
   localStorage.setItem("longshoreman-token", tokenInput.value.trim());
+  openCodecSession();
   refresh();
 };
+// The codec cookie lets the Temporal Web UI (same host) decrypt payloads through /codec/decode.
+function openCodecSession() {
+  if (tokenInput.value.trim()) {
+    fetch("/codec/session", {method: "POST", headers: {"Authorization": "Bearer " + tokenInput.value.trim()}})
+      .catch(() => {});
+  }
+}
+function workflowLink(id, url) {
+  const label = `<code>${esc(id)}</code>`;
+  if (!url || !/^https?:[/][/]/.test(url)) return label;
+  return `<a href="${esc(url).replace(/"/g, "&quot;")}" target="_blank" rel="noopener">${label}</a>`;
+}
 function esc(value) {
   const div = document.createElement("div");
   div.textContent = value === null || value === undefined ? "" : String(value);
@@ -66,15 +80,17 @@ async function refresh() {
     document.getElementById("locations").innerHTML = locations.locations.map(l => `<tr>
       <td>${esc(l.name)}</td><td>${status(l.status)}</td><td>${esc(l.generation)}</td>
       <td>${esc(l.definitions.jobs.map(j => j.name).join(", "))}</td><td>${esc(l.message)}</td>
-      <td>${esc(l.updated_at)}</td></tr>`).join("");
+      <td>${esc(l.updated_at)}</td><td>${workflowLink(l.workflow_id, l.temporal_url)}</td></tr>`).join("");
     document.getElementById("runs").innerHTML = runs.runs.map(r => `<tr>
       <td><code>${esc(r.id)}</code></td><td>${esc(r.location)}</td><td>${esc(r.job)}</td><td>${status(r.status)}</td>
-      <td>${esc(r.reason)}</td><td>${esc(r.created_at)}</td><td>${esc(r.finished_at)}</td></tr>`).join("");
+      <td>${esc(r.reason)}</td><td>${esc(r.created_at)}</td><td>${esc(r.finished_at)}</td>
+      <td>${workflowLink(r.workflow_id, r.temporal_url)}</td></tr>`).join("");
     document.getElementById("error").textContent = "";
   } catch (err) {
     document.getElementById("error").textContent = err.message;
   }
 }
+openCodecSession();
 refresh();
 setInterval(refresh, 3000);
 </script>

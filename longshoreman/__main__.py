@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(execute_run_main(args[1:]))
     from longshoreman.cli.app import main as cli_main
 
-    cli_main()
+    cli_main(argv)
 
 
 if __name__ == "__main__":

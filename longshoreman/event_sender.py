@@ -1,10 +1,12 @@
 """Posts a run's events and log lines to the control plane in batches, from a background thread.
 
 Items are numbered when they are recorded (seq 1, 2, ... per kind for this attempt) so a retried batch is
-recognised by the control plane's idempotent ingest. While the control plane is unreachable, items wait in
-a bounded buffer; past its size the *middle* is dropped: the first `keep_first` and the last `keep_last`
-waiting items are kept (the start of a failure and its end are what people read), and once posting works
-again a LOGS_DROPPED / EVENTS_DROPPED event says how many were lost.
+recognised by the control plane's idempotent ingest. Items wait in a bounded buffer (keep_first + keep_last
+items per kind). When it is full:
+- while the control plane answers, the job waits for room (back-pressure, like a pipe): nothing is lost;
+- while it is unreachable, the *middle* is dropped: the first `keep_first` and the last `keep_last` waiting
+  items are kept (the start of an outage and its end are what people read), and once posting works again
+  a LOGS_DROPPED / EVENTS_DROPPED event says how many were lost.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.client import HTTPConnection, HTTPException, HTTPSConnection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
+
+if TYPE_CHECKING:
+    from http.client import HTTPConnection
 
 Item = tuple[Any, ...]  # (seq, time, ...) — seq first, so delivered items are found by number
 Warn = Callable[[str], None]
@@ -34,6 +38,11 @@ class BoundedBuffer:
         self._head: deque[Item] = deque()
         self._tail: deque[Item] = deque()
         self.dropped = 0
+
+    @property
+    def full(self) -> bool:
+        """The next append will drop an item."""
+        return len(self) >= self._keep_first + self._keep_last
 
     def __len__(self) -> int:
         return len(self._head) + len(self._tail)
@@ -88,6 +97,7 @@ class RunEventSender:
         self._https = url.scheme == "https"
         self._host = url.hostname or "127.0.0.1"
         self._port = url.port
+        self._where = f"{url.scheme}://{url.hostname}" + (f":{url.port}" if url.port else "")  # no userinfo
         prefix = f"{url.path.rstrip('/')}/api/runs/{quote(run_id, safe='')}"
         self._paths = {"events": f"{prefix}/events", "lines": f"{prefix}/logs"}
         self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -97,7 +107,10 @@ class RunEventSender:
         self._batch = batch_size
         self._timeout = request_timeout_s
         self._max_backoff = max_backoff_s
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._ready = threading.Condition(lock)  # the sender thread waits for items
+        self._space = threading.Condition(lock)  # writers wait for room in a full buffer
+        self._reachable = True
         self._events = BoundedBuffer(keep_first_events, keep_last_events)
         self._logs = BoundedBuffer(keep_first_logs, keep_last_logs)
         self._event_seq = 0
@@ -117,43 +130,57 @@ class RunEventSender:
     def event(self, type: str, message: str = "", at: float | None = None) -> None:
         """Record an event (timestamped now unless `at` is given)."""
         at = time.time() if at is None else at
-        with self._cond:
+        with self._ready:
+            self._wait_for_room(self._events)
             self._event_seq += 1
             self._events.append((self._event_seq, at, type, message))
             self._wake(len(self._events))
 
     def log(self, stream: str, line: str, at: float) -> None:
         """Record one log line of `stream` ("stdout" or "stderr") that began at `at`."""
-        with self._cond:
+        with self._ready:
+            self._wait_for_room(self._logs)
             self._log_seq += 1
             self._logs.append((self._log_seq, at, stream, line))
             self._wake(len(self._logs))
 
     def pending(self) -> tuple[int, int]:
         """(events, log lines) not yet delivered."""
-        with self._cond:
+        with self._ready:
             return len(self._events), len(self._logs)
 
     def close(self, timeout_s: float) -> bool:
         """Deliver what is pending, waiting at most `timeout_s`; True if everything was delivered."""
-        with self._cond:
+        with self._ready:
             self._closing = True
-            self._cond.notify()
+            self._ready.notify()
+            self._space.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
         return self.pending() == (0, 0)
 
+    def _wait_for_room(self, buffer: BoundedBuffer) -> None:
+        """Block (lock held) while `buffer` is full and the sender is delivering; else let it drop."""
+        while (
+            buffer.full
+            and self._reachable
+            and not self._closing
+            and self._thread.is_alive()
+            and threading.current_thread() is not self._thread
+        ):
+            self._space.wait(1.0)
+
     def _wake(self, size: int) -> None:
         # Waking the thread per item would cost a context switch per print: only the first and a full batch do.
         if size == 1 or size >= self._batch:
-            self._cond.notify()
+            self._ready.notify()
 
     def _run(self) -> None:
         failures = 0
         while True:
-            with self._cond:
+            with self._ready:
                 while not (self._events or self._logs or self._closing):
-                    self._cond.wait()
+                    self._ready.wait()
                 if not (self._events or self._logs):
                     return
                 if not failures:
@@ -165,12 +192,14 @@ class RunEventSender:
             if delivered:
                 if failures:
                     self._warn(f"control plane reachable again after {failures} failed attempt(s)")
+                    self._set_reachable(True)
                 failures = 0
                 self._report_drops()
             else:
                 failures += 1
                 if failures == 1:
-                    self._warn("control plane unreachable: buffering events and logs, retrying")
+                    self._warn(f"control plane unreachable at {self._where}: buffering events and logs, retrying")
+                    self._set_reachable(False)
                 time.sleep(min(self._max_backoff, 0.1 * 2 ** (failures - 1)))
 
     def _linger(self) -> None:
@@ -180,15 +209,21 @@ class RunEventSender:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            self._cond.wait(remaining)
+            self._ready.wait(remaining)
+
+    def _set_reachable(self, reachable: bool) -> None:
+        with self._ready:
+            self._reachable = reachable
+            # Writers waiting for room must not wait for an outage to end: they drop instead.
+            self._space.notify_all()
 
     def _post(self, kind: str, items: list[Item]) -> bool:
         """POST one batch; True when it is done with (delivered, or rejected for good and dropped)."""
         body = json.dumps({kind: [self._encode(kind, item) for item in items]}).encode()
-        try:
-            status, detail = self._request(self._paths[kind], body)
-        except (OSError, HTTPException):
+        answer = self._request(self._paths[kind], body)
+        if answer is None:
             return False
+        status, detail = answer
         if status >= 500 or status in RETRYABLE_STATUSES:
             return False
         if status >= 300:
@@ -196,11 +231,16 @@ class RunEventSender:
             if not self.rejected[kind]:
                 self._warn(f"control plane rejected {_LABELS[kind]}: HTTP {status}: {detail}")
             self.rejected[kind] += len(items)
-        with self._cond:
+        with self._ready:
             (self._events if kind == "events" else self._logs).discard_through(items[-1][0])
+            self._space.notify_all()
         return True
 
-    def _request(self, path: str, body: bytes) -> tuple[int, str]:
+    def _request(self, path: str, body: bytes) -> tuple[int, str] | None:
+        """POST and return (status, detail), or None if the control plane could not be reached."""
+        # Imported here, in the sender's thread: http.client costs ~13 ms, kept off the job's start-up path.
+        from http.client import HTTPConnection, HTTPException, HTTPSConnection
+
         for fresh in (False, True):
             reused = self._conn is not None
             if self._conn is None:
@@ -216,12 +256,12 @@ class RunEventSender:
                 # The server may have closed an idle keep-alive connection: one immediate retry on a new one.
                 if reused and not fresh:
                     continue
-                raise
+                return None
             if response.will_close:
                 self._conn.close()
                 self._conn = None
             return response.status, _detail(data)
-        raise AssertionError("unreachable")
+        return None
 
     def _encode(self, kind: str, item: Item) -> dict[str, Any]:
         when = datetime.fromtimestamp(item[1], UTC).isoformat()

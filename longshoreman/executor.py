@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from types import FrameType
-from typing import Any
+from typing import Protocol
 
 from longshoreman.definitions import Job, JobContext, LoadError, load_job
 from longshoreman.run_capture import StdioCapture
@@ -32,6 +32,18 @@ class RunCanceled(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(f"canceled by {signal.Signals(signum).name}")
         self.signum = signum
+
+
+class Sender(Protocol):
+    """Where the executor records events and log lines (event_sender.RunEventSender, or nowhere)."""
+
+    rejected: dict[str, int]
+
+    def start(self) -> None: ...
+    def event(self, type: str, message: str = "", at: float | None = None) -> None: ...
+    def log(self, stream: str, line: str, at: float) -> None: ...
+    def close(self, timeout_s: float) -> bool: ...
+    def pending(self) -> tuple[int, int]: ...
 
 
 class _NoSender:
@@ -62,7 +74,7 @@ class RunExecutor:
     def __init__(self, settings: RunSettings) -> None:
         self.settings = settings
         self._stderr = sys.stderr
-        self._sender: Any = _NoSender()
+        self._sender: Sender = _NoSender()
         if settings.control_plane_url and settings.token:
             from longshoreman.event_sender import RunEventSender
 
@@ -108,7 +120,7 @@ class RunExecutor:
         except LoadError as exc:
             print(exc.user_traceback(), end="", file=sys.stderr)
             print(f"longshoreman execute-run: {exc}", file=sys.stderr)
-            self._sender.event("LOAD_FAILURE", str(exc))
+            self._sender.event("LOAD_FAILURE", _truncate(str(exc), MAX_MESSAGE))
             self._write_termination(str(exc))
             return EXIT_LOAD_FAILED
         context = JobContext(
@@ -150,7 +162,7 @@ class RunExecutor:
         tb = exc.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename in _OWN_FILES:
             tb = tb.tb_next
-        summary = f"{type(exc).__name__}: {exc}"
+        summary = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         trace = "".join(traceback.format_exception(type(exc), exc, tb))
         print(trace, end="", file=sys.stderr)
         self._sender.event("JOB_FAILURE", _truncate(f"{summary}\n{trace}", MAX_MESSAGE))
@@ -167,8 +179,8 @@ class RunExecutor:
 
     def _write_termination(self, message: str) -> None:
         if self.settings.termination_file:
-            line = " ".join(message.split())
-            self._write_file(self.settings.termination_file, _truncate(line, MAX_TERMINATION_MESSAGE) + "\n")
+            line = _truncate(" ".join(message.split()), MAX_TERMINATION_MESSAGE, marker=" [...] ")
+            self._write_file(self.settings.termination_file, line + "\n")
 
     def _write_file(self, path: str, content: str) -> None:
         try:
@@ -182,11 +194,12 @@ class RunExecutor:
         print(f"longshoreman execute-run: {message}", file=self._stderr, flush=True)
 
 
-def _truncate(text: str, limit: int) -> str:
+def _truncate(text: str, limit: int, marker: str = "\n[... truncated ...]\n") -> str:
+    """`text` cut in the middle to at most `limit` characters: its start and its end are what people read."""
     if len(text) <= limit:
         return text
-    half = (limit - 20) // 2
-    return f"{text[:half]}\n[... truncated ...]\n{text[-half:]}"
+    half = (limit - len(marker)) // 2
+    return f"{text[:half]}{marker}{text[-half:]}"
 
 
 def main(argv: list[str]) -> int:

@@ -9,18 +9,25 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from contracts.search_attributes import dev_server_flags
 from contracts.temporal import data_converter
 from longshoreman.dev.temporal_server import TemporalDevServer
 from tests.support.agent import AgentProcess
 from tests.support.control_plane import ControlPlane
+from tests.support.encryption import session_keyring
 from tests.support.stack import Stack
 
 
 @pytest.fixture(scope="session")
 def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalDevServer]:
-    """One real Temporal dev server (SQLite file, headless) for the whole session."""
+    """One real Temporal dev server (SQLite file, headless, our search attributes) for the whole session."""
     root = tmp_path_factory.mktemp("temporal")
-    server = TemporalDevServer(db_file=root / "temporal.db", headless=True, log_file=root / "temporal.log")
+    server = TemporalDevServer(
+        db_file=root / "temporal.db",
+        headless=True,
+        log_file=root / "temporal.log",
+        search_attributes=dev_server_flags(),
+    )
     server.start()
     yield server
     server.stop()
@@ -28,8 +35,8 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tempor
 
 @pytest.fixture(scope="session")
 async def temporal_client(temporal_server: TemporalDevServer) -> AsyncIterator[Client]:
-    """A client of the session's dev server using the project's data converter."""
-    client = await Client.connect(temporal_server.address, data_converter=data_converter())
+    """A client of the session's dev server using the project's data converter with the session's keys."""
+    client = await Client.connect(temporal_server.address, data_converter=data_converter(session_keyring()))
     yield client
 
 

@@ -15,7 +15,9 @@ from activities.control_plane_client import ControlPlaneClient
 from activities.location_activities import LocationActivities
 from activities.report_activities import ReportActivities
 from activities.run_activities import RunActivities
+from contracts.log_format import configure_logging
 from contracts.temporal import data_converter
+from worker import observability
 from worker.launchers import build_launchers
 from worker.settings import AgentSettings
 from workflows.location_workflow import CodeLocationWorkflow
@@ -57,13 +59,27 @@ class Agent:
             max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
             max_cached_workflows=settings.max_cached_workflows,
             graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_s),
+            interceptors=[observability.ObservabilityInterceptor()],
         )
 
     @classmethod
     async def connect(cls, settings: AgentSettings) -> Agent:
-        """Connect to Temporal and build the worker."""
+        """Connect to Temporal (payloads encrypted with the configured keys) and build the worker.
+
+        With `metrics_address` set, /metrics serves our metrics and the Temporal SDK runtime's.
+        """
+        keys = settings.keyring()
+        runtime = None
+        if settings.metrics_address:
+            sdk_port = observability.free_loopback_port()
+            runtime = observability.telemetry_runtime(sdk_port)
+            host, port = observability.serve_metrics(settings.metrics_address, sdk_port)
+            log.info("metrics on http://%s:%d/metrics", host, port)
         client = await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace, data_converter=data_converter()
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=data_converter(keys),
+            runtime=runtime,
         )
         return cls(settings, client)
 
@@ -89,12 +105,14 @@ async def serve(settings: AgentSettings) -> None:
 
 def main() -> None:
     """Entry point of `python -m worker` and `longshoreman agent`."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = AgentSettings()
-    except ValueError as err:
+        settings.keyring()
+    except ValueError as err:  # KeyConfigError too: an agent that cannot encrypt must not start
         print(f"longshoreman agent: invalid settings: {err}", file=sys.stderr)
         sys.exit(2)
+    configure_logging(settings.log_level, settings.log_format, [observability.LogContextFilter()])
+    observability.quiet_sdk_loggers()
     try:
         asyncio.run(serve(settings))
     except RuntimeError as err:

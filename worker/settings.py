@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from contracts.codec import KeyRing, load_keyring
 from contracts.locations import LauncherKind
 
 
@@ -37,6 +38,20 @@ class AgentSettings(BaseSettings):
     max_cached_workflows: int = Field(default=2000, ge=0)
     graceful_shutdown_s: float = Field(default=5.0, ge=0)
     poll_interval_s: float = Field(default=0.1, gt=0, description="How often a run worker's state is checked.")
+    # Payload encryption (contracts/codec.py): `ID:BASE64[,ID:BASE64...]` inline or in a file; the first encrypts.
+    encryption_keys: SecretStr | None = None
+    encryption_key_file: Path | None = None
+    plaintext_payloads: bool = Field(default=False, description="Explicitly allow running without encryption.")
+    metrics_address: str | None = Field(
+        default=None, description="host:port serving Prometheus /metrics (ours + the Temporal SDK's); unset: off."
+    )
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "info"
+
+    def keyring(self) -> KeyRing | None:
+        """The payload keys; raises KeyConfigError when none is configured and plaintext was not allowed."""
+        inline = self.encryption_keys.get_secret_value() if self.encryption_keys else None
+        return load_keyring(inline, self.encryption_key_file, self.plaintext_payloads)
 
     @classmethod
     def settings_customise_sources(

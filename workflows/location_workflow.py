@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.locations import Definitions, LocationReport, LocationSpec
     from contracts.statuses import LocationStatus
     from contracts.temporal import LOCATION_WORKFLOW, REDEPLOY_UPDATE, STATUS_QUERY, STOP_SIGNAL, Activities
-    from workflows import options
+    from workflows import options, search
     from workflows.errors import cause_of, error_type_of
 
 
@@ -247,6 +247,7 @@ class CodeLocationWorkflow:
         """Send a status report without waiting (the control plane orders reports by seq); await to be sure."""
         state = self.state
         state.status, state.message = status, message
+        search.set_location_status(status)
         state.report_seq += 1
         report = LocationReport(
             name=state.spec.name,

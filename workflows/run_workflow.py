@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.runs import RunReport
     from contracts.statuses import RunStatus
     from contracts.temporal import RUN_WORKFLOW, Activities
-    from workflows import options
+    from workflows import options, search
     from workflows.errors import cause_of
 
 
@@ -161,6 +161,7 @@ class RunWorkflow:
         """Send a status report without waiting: the control plane orders reports by seq."""
         self._seq += 1
         self._status = status
+        search.set_run_status(status)
         report = RunReport(run_id=params.run_id, status=status, seq=self._seq, attempt=attempt, reason=reason)
         self._reports.append(asyncio.create_task(self._send(report)))
 
@@ -175,6 +176,7 @@ class RunWorkflow:
         await asyncio.gather(*self._reports)
         self._seq += 1
         self._status = status
+        search.set_run_status(status)
         report = RunReport(run_id=params.run_id, status=status, seq=self._seq, attempt=attempt, reason=reason)
         try:
             await workflow.execute_local_activity(Activities.REPORT_RUN, report, result_type=Ack, **options.report())

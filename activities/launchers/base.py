@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal as signals
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 from temporalio.exceptions import ApplicationError
@@ -85,6 +86,53 @@ class Launcher(Protocol):
     async def log_tail(self, name: str, max_bytes: int = 4000) -> str:
         """The last output of a server or worker, for failure reasons."""
         ...
+
+
+@runtime_checkable
+class WaitsForWorkers(Protocol):
+    """A launcher that can wait for a worker's phase to change without being polled (event-driven)."""
+
+    async def wait_worker(self, handle: WorkerHandle, phases: frozenset[Phase], timeout_s: float) -> ProcessView:
+        """The worker's view once its phase is one of `phases`, or its current view after `timeout_s`."""
+        ...
+
+
+@runtime_checkable
+class WaitsForServers(Protocol):
+    """A launcher that can wait for a code server to end without being polled (event-driven)."""
+
+    async def wait_server_end(self, handle: ServerHandle, timeout_s: float) -> ProcessView:
+        """The server's view once it has ended, or its current view after `timeout_s`."""
+        ...
+
+
+async def wait_server_end(
+    launcher: Launcher, handle: ServerHandle, timeout_s: float, poll_s: float = 0.25
+) -> ProcessView:
+    """Wait up to `timeout_s` for a code server to end: event-driven if the launcher can, else polling."""
+    if isinstance(launcher, WaitsForServers):
+        return await launcher.wait_server_end(handle, timeout_s)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        view = await launcher.server_state(handle)
+        remaining = deadline - asyncio.get_running_loop().time()
+        if view.phase in (Phase.EXITED, Phase.LOST) or remaining <= 0:
+            return view
+        await asyncio.sleep(min(poll_s, remaining))
+
+
+async def wait_worker(
+    launcher: Launcher, handle: WorkerHandle, phases: frozenset[Phase], timeout_s: float, poll_s: float = 0.1
+) -> ProcessView:
+    """Wait up to `timeout_s` for a worker to reach one of `phases`: event-driven if the launcher can, else polling."""
+    if isinstance(launcher, WaitsForWorkers):
+        return await launcher.wait_worker(handle, phases, timeout_s)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        view = await launcher.worker_state(handle)
+        if view.phase in phases or asyncio.get_running_loop().time() >= deadline:
+            return view
+        await asyncio.sleep(poll_s)
 
 
 def server_name(location: str, generation: int, instance: int) -> str:

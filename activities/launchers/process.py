@@ -10,6 +10,7 @@ again; pid + start time guard against pid reuse.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from activities.launchers.base import LaunchError, Phase, ProcessView, TokenSource, server_name, worker_name
+from activities.launchers.process_exits import ExitWatcher
 from activities.launchers.process_files import is_same_process, read_json, tail, write_json
 from contracts.agent import LaunchRunInput, StopResult
 from contracts.handles import ServerHandle, WorkerHandle
@@ -32,6 +34,8 @@ SHIM = Path(__file__).with_name("process_shim.py")
 # Only these of the agent's variables reach user processes: never the agent's token or settings.
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "USER")
 PID_WAIT_S = 10.0
+STARTED_POLL_S = 0.05
+ORPHAN_POLL_S = 1.0
 Prepare = Callable[[], Awaitable[tuple[list[str], dict[str, str], dict[str, Any]]]]
 ADOPT_WAIT_S = 3.0
 
@@ -53,6 +57,7 @@ class ProcessLauncher:
     def __init__(self, settings: ProcessLauncherSettings) -> None:
         self.settings = settings
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._exits = ExitWatcher()
 
     # ---- code servers ---------------------------------------------------------------------
 
@@ -89,6 +94,19 @@ class ProcessLauncher:
         if view.phase is Phase.PENDING:
             return view.model_copy(update={"phase": Phase.RUNNING}) if self._pid_alive(handle.name) else view
         return view
+
+    async def wait_server_end(self, handle: ServerHandle, timeout_s: float) -> ProcessView:
+        """Wait for the server to end without polling: the shim's pidfd wakes us."""
+        directory = self._dir("servers", handle.name)
+        info = read_json(directory / "pid.json")
+        if info is not None:
+            exited = self._exits.exited(int(info["shim_pid"]), int(info["shim_start_ticks"]))
+            if not exited.done():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(exited), timeout_s)
+                return await self.server_state(handle)
+        await asyncio.sleep(min(ORPHAN_POLL_S, timeout_s))
+        return await self.server_state(handle)
 
     async def stop_server(self, handle: ServerHandle, grace_s: float) -> StopResult:
         """Stop a code server: SIGTERM to its process group, then SIGKILL after the grace period."""
@@ -138,6 +156,31 @@ class ProcessLauncher:
         if view.phase is Phase.PENDING and self._pid_alive(handle.name):
             return view.model_copy(update={"phase": Phase.RUNNING, "started": True})
         return view.model_copy(update={"started": True})
+
+    async def wait_worker(self, handle: WorkerHandle, phases: frozenset[Phase], timeout_s: float) -> ProcessView:
+        """Wait for the worker's phase without polling its exit: the shim's pidfd wakes us when it ends."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        directory = self._dir("runs", handle.name)
+        while True:
+            view = await self.worker_state(handle)
+            remaining = deadline - loop.time()
+            if view.phase in phases or remaining <= 0:
+                return view
+            info = read_json(directory / "pid.json")
+            if (view.phase is Phase.PENDING and Phase.RUNNING in phases) or info is None:
+                # Only a worker that is starting is polled: the job marks itself started with a file.
+                await asyncio.sleep(min(STARTED_POLL_S, remaining))
+                continue
+            exited = self._exits.exited(int(info["shim_pid"]), int(info["shim_start_ticks"]))
+            if exited.done():
+                # The shim is gone but the worker lives on (someone killed the shim): nothing to wait on, poll.
+                await asyncio.sleep(min(ORPHAN_POLL_S, remaining))
+                continue
+            try:
+                await asyncio.wait_for(asyncio.shield(exited), remaining)
+            except TimeoutError:
+                return await self.worker_state(handle)
 
     async def stop_worker(self, run_id: str, attempt: int, grace_s: float) -> StopResult:
         """Stop one attempt's worker; a later launch of that attempt is refused."""

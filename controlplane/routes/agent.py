@@ -8,6 +8,7 @@ from contracts.agent import Ack
 from contracts.api import RunTokenRequest, RunTokenResponse
 from contracts.locations import LocationReport
 from contracts.runs import RunReport
+from controlplane.metrics import AGENT_REPORTS
 from controlplane.services import ServicesDep
 from controlplane.tokens import AgentOnly
 
@@ -17,13 +18,17 @@ router = APIRouter(prefix="/api/agent", tags=["agent"])
 @router.put("/locations/{name}/report")
 def report_location(name: str, report: LocationReport, services: ServicesDep, _: AgentOnly) -> Ack:
     """Store a location's status (and definitions) if the report is newer than the last one applied."""
-    return Ack(applied=services.locations.apply_report(name, report))
+    applied = services.locations.apply_report(name, report)
+    AGENT_REPORTS.labels("location", report.status.value, str(applied).lower()).inc()
+    return Ack(applied=applied)
 
 
 @router.put("/runs/{run_id}/report")
 def report_run(run_id: str, report: RunReport, services: ServicesDep, _: AgentOnly) -> Ack:
     """Store a run's status if newer and allowed (terminal never changes; CANCELING only to terminal)."""
-    return Ack(applied=services.runs.apply_report(run_id, report))
+    applied = services.runs.apply_report(run_id, report)
+    AGENT_REPORTS.labels("run", report.status.value, str(applied).lower()).inc()
+    return Ack(applied=applied)
 
 
 @router.post("/runs/{run_id}/token")

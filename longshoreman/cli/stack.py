@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -23,17 +24,33 @@ from longshoreman.dev.stack import EXAMPLE_NAME, DevStack, DevStackConfig
 DEMO_JOB = "greet"
 
 
-def server() -> None:
+LogFormatOpt = Annotated[
+    str | None,
+    typer.Option("--log-format", help="text or json (one JSON object per line); default: LONGSHOREMAN_LOG_FORMAT."),
+]
+
+
+def _set_log_format(log_format: str | None) -> None:
+    # The processes read their settings from the environment only: the option becomes the setting.
+    if log_format is not None:
+        if log_format not in ("text", "json"):
+            raise CliError(f"--log-format must be text or json, not {log_format!r}")
+        os.environ["LONGSHOREMAN_LOG_FORMAT"] = log_format
+
+
+def server(log_format: LogFormatOpt = None) -> None:
     """Run the control plane (REST API) in the foreground."""
     from controlplane.server import main as server_main
 
+    _set_log_format(log_format)
     server_main()
 
 
-def agent() -> None:
+def agent(log_format: LogFormatOpt = None) -> None:
     """Run an agent (Temporal worker of the location and run workflows) in the foreground."""
     from worker.agent import main as agent_main
 
+    _set_log_format(log_format)
     agent_main()
 
 
@@ -53,6 +70,9 @@ def print_banner(stack: DevStack, state_dir: Path) -> None:
     console.print(f"  Temporal Web UI  {stack.ui_url}")
     console.print(f"  credentials      {escape(str(stack.credentials_file))}   (admin token for the web page and API)")
     console.print(f"  logs             {escape(str(stack.logs_dir))}/")
+    console.print(f"  payload keys     {escape(str(stack.key_file))}   (`longshoreman replay` reads them)")
+    console.print(f"  metrics          {stack.url}/metrics (control plane), {stack.metrics_url} (agent)")
+    console.print(f"  codec endpoint   {stack.url}/codec   (the Web UI decodes payloads once you sign in on the page)")
     if state_dir.resolve() != DEFAULT_CREDENTIALS_FILE.parent.resolve():
         console.print(f"  the CLI needs:   export LONGSHOREMAN_CREDENTIALS_FILE={escape(str(stack.credentials_file))}")
     console.print("In another terminal, from this directory:")

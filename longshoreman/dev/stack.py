@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.api import LocationView, RedeployBody, TokenCreate, TokenCreated
+from contracts.codec import KEY_FILE_ENV, KeyConfigError, KeyRing, generate_keyring
 from contracts.locations import LocationSpec
+from contracts.search_attributes import dev_server_flags
 from contracts.statuses import LocationStatus
 from longshoreman.cli.api_client import ApiClient, ApiError, CliError
 from longshoreman.cli.settings import Credentials
@@ -75,6 +77,22 @@ def load_or_create_credentials(path: Path, url: str) -> Credentials:
     return creds
 
 
+def load_or_create_keys(path: Path) -> Path:
+    """Keep the payload key ring in `path` (mode 0600) across runs, so old histories stay readable; create it once."""
+    if path.exists():
+        try:
+            KeyRing.parse(path.read_text())
+            return path
+        except (OSError, KeyConfigError) as exc:
+            raise StackError(f"{path} holds no valid payload key ({exc}); fix or delete it") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("# Payload encryption keys of this dev stack: the first encrypts, all decrypt. Keep it secret.\n")
+        out.write(generate_keyring(["dev-1"]).format())
+    return path
+
+
 @dataclass
 class DevStackConfig:
     """Where the stack keeps its state and which ports it listens on (0 = any free port)."""
@@ -83,6 +101,7 @@ class DevStackConfig:
     port: int = 8000
     temporal_port: int = 7233
     ui_port: int = 8233
+    metrics_port: int = 0
     task_queue: str = "longshoreman"
     agent_name: str = "dev-agent"
     startup_timeout_s: float = 60.0
@@ -103,6 +122,7 @@ class DevStack:
     def __post_init__(self) -> None:
         self.state_dir = self.config.state_dir.resolve()
         self.port = self.config.port or free_port()
+        self.metrics_port = self.config.metrics_port or free_port()
 
     @property
     def url(self) -> str:
@@ -123,6 +143,16 @@ class DevStack:
     def agent_state_dir(self) -> Path:
         """The agent's state dir: one subdirectory (with a handle.json) per code server and run worker."""
         return self.state_dir / "agent"
+
+    @property
+    def key_file(self) -> Path:
+        """The payload encryption keys the control plane, the agent and `longshoreman replay` use."""
+        return self.state_dir / "encryption-keys"
+
+    @property
+    def metrics_url(self) -> str:
+        """The agent's Prometheus endpoint (the control plane's is at <url>/metrics)."""
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     @property
     def credentials_file(self) -> Path:
@@ -159,6 +189,7 @@ class DevStack:
         self.agent_state_dir.mkdir(parents=True, exist_ok=True)
         prune_agent_state(self.agent_state_dir)
         self.credentials = load_or_create_credentials(self.credentials_file, self.url)
+        load_or_create_keys(self.key_file)
         self._start_temporal()
         self._start_control_plane()
         self._start_agent()
@@ -168,7 +199,13 @@ class DevStack:
         log = self.logs_dir / "temporal.log"
         self.say(f"starting the Temporal dev server (log: {log})")
         self.temporal = TemporalDevServer(
-            db_file=self.state_dir / "temporal.db", port=cfg.temporal_port, ui_port=cfg.ui_port, log_file=log
+            db_file=self.state_dir / "temporal.db",
+            port=cfg.temporal_port,
+            ui_port=cfg.ui_port,
+            log_file=log,
+            search_attributes=dev_server_flags(),
+            # The Web UI decodes payloads through the control plane's codec endpoint (admin cookie, see README).
+            ui_codec_endpoint=f"{self.url}/codec",
         )
         try:
             self.temporal.start(timeout_s=cfg.startup_timeout_s)
@@ -182,6 +219,7 @@ class DevStack:
         assert self.temporal is not None
         env[ENV_PREFIX + "TEMPORAL_ADDRESS"] = self.temporal.address
         env[ENV_PREFIX + "TEMPORAL_NAMESPACE"] = "default"
+        env[KEY_FILE_ENV] = str(self.key_file)
         return env
 
     def _start_control_plane(self) -> None:
@@ -220,6 +258,7 @@ class DevStack:
             ENV_PREFIX + "AGENT_TOKEN": agent_token,
             ENV_PREFIX + "STATE_DIR": str(self.agent_state_dir),
             ENV_PREFIX + "AGENT_NAME": self.config.agent_name,
+            ENV_PREFIX + "METRICS_ADDRESS": f"127.0.0.1:{self.metrics_port}",
         }
         log = self.logs_dir / "agent.log"
         self.say(f"starting the agent on task queue {self.config.task_queue!r} (log: {log})")

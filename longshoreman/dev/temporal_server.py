@@ -56,6 +56,7 @@ class TemporalDevServer:
     ui_port: int = 0
     headless: bool = False
     search_attributes: dict[str, str] = field(default_factory=dict)
+    ui_codec_endpoint: str | None = None
     log_file: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
@@ -81,6 +82,8 @@ class TemporalDevServer:
             cmd.append("--headless")
         else:
             cmd += ["--ui-port", str(self.ui_port)]
+            if self.ui_codec_endpoint:
+                cmd += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         for key, kind in self.search_attributes.items():
             cmd += ["--search-attribute", f"{key}={kind}"]
         return cmd

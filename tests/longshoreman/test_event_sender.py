@@ -53,3 +53,26 @@ def test_lines_that_could_not_wait_are_reported_as_dropped(new_run: RunFactory):
         ("LOGS_DROPPED", "4 log lines were dropped while the control plane was unreachable")
     ]
     assert warnings == []
+
+
+def test_a_chatty_job_waits_for_room_instead_of_losing_lines(new_run: RunFactory):
+    run = new_run("count")
+    warnings: list[str] = []
+    sender = RunEventSender(
+        run.control_plane.url,
+        run.run_id,
+        1,
+        run.token,
+        warn=warnings.append,
+        keep_first_logs=3,
+        keep_last_logs=3,
+        batch_size=4,
+    )
+    sender.start()
+    for i in range(1, 101):
+        sender.log("stdout", f"line {i}", time.time())
+
+    assert sender.close(timeout_s=20)
+    assert [line["line"] for line in run.lines()] == [f"line {i}" for i in range(1, 101)]
+    assert run.events() == []
+    assert warnings == []

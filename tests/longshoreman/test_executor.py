@@ -119,7 +119,7 @@ def test_sigterm_cancels_the_job_and_exits_143(tmp_path: Path):
     try:
         wait_until((tmp_path / "started").exists, what="the job to start")
         process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=30)
+        _, stderr = process.communicate(timeout=30)
     finally:
         process.kill()
 

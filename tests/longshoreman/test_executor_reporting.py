@@ -146,12 +146,12 @@ def test_events_and_logs_wait_for_an_unreachable_control_plane(new_run: RunFacto
         assert process.stderr is not None
         first_warning = process.stderr.readline()
         relay.open()
-        stdout, stderr = process.communicate(timeout=60)
+        _, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
         relay.close()
 
-    assert "control plane unreachable: buffering events and logs, retrying" in first_warning
+    assert f"control plane unreachable at {relay.url}: buffering events and logs, retrying" in first_warning
     assert "control plane reachable again" in stderr
     assert process.returncode == 0
     assert [e["type"] for e in run.events()] == ["RUN_START", "JOB_START", "GREETED", "JOB_SUCCESS"]
@@ -166,3 +166,44 @@ def test_an_unreachable_control_plane_delays_the_exit_only_up_to_the_flush_timeo
 
     assert result.returncode == 1
     assert "could not deliver 3 events and 4 log lines to the control plane" in result.stderr
+
+
+def test_every_line_the_job_writes_is_captured_with_its_stream(new_run: RunFactory, tmp_path: Path):
+    module = write_module(
+        tmp_path,
+        "chatty",
+        """
+        import logging, sys, threading
+        from longshoreman import Definitions, job
+
+        print("loading chatty")
+
+        @job
+        def chatty():
+            logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+            logging.info("via logging")
+            sys.stderr.write("to stderr\\r\\n")
+            worker = threading.Thread(target=print, args=("from a thread",))
+            worker.start()
+            worker.join()
+            sys.stdout.write("two\\nlines\\n")
+            print("no newline at the end", end="")
+
+        defs = Definitions(jobs=[chatty])
+        """,
+    )
+    run = new_run("greet")
+
+    result = execute_run(run.env(LONGSHOREMAN_RUN_MODULE=module, LONGSHOREMAN_RUN_JOB="chatty"), tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert [(line["stream"], line["line"]) for line in run.lines()] == [
+        ("stdout", "loading chatty"),
+        ("stderr", "INFO via logging"),
+        ("stderr", "to stderr"),
+        ("stdout", "from a thread"),
+        ("stdout", "two"),
+        ("stdout", "lines"),
+        ("stdout", "no newline at the end"),
+    ]
+    assert [line["seq"] for line in run.lines()] == list(range(1, 8))

@@ -8,11 +8,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+
+from tests.support.encryption import key_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -29,6 +31,8 @@ class AgentProcess:
     state_dir: Path
     log_file: Path
     process: subprocess.Popen[bytes] | None = None
+    encryption_keys: str | None = None  # default: the test session's keys
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> AgentProcess:
         """Start the agent; it is ready once its worker polls (a few hundred ms)."""
@@ -40,6 +44,8 @@ class AgentProcess:
             LONGSHOREMAN_TASK_QUEUE=self.task_queue,
             LONGSHOREMAN_STATE_DIR=str(self.state_dir),
         )
+        env.update(key_env(self.encryption_keys))
+        env.update(self.extra_env)
         with open(self.log_file, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "worker"],

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from longshoreman.dev.temporal_server import free_port
+from tests.support.encryption import key_env
 
 
 @dataclass
@@ -29,11 +30,17 @@ class ControlPlane:
 
     @classmethod
     def start(
-        cls, temporal_address: str, root: Path, timeout_s: float = 30.0, extra_env: dict[str, str] | None = None
+        cls,
+        temporal_address: str,
+        root: Path,
+        timeout_s: float = 30.0,
+        extra_env: dict[str, str] | None = None,
+        encryption_keys: str | None = None,
     ) -> ControlPlane:
         """Start `python -m controlplane` on a free port with a fresh SQLite file under `root`; wait until healthy.
 
         `extra_env` adds or overrides environment variables (e.g. other LONGSHOREMAN_* settings).
+        `encryption_keys` (default: the test session's) encrypt the payloads it sends to Temporal.
         """
         root.mkdir(parents=True, exist_ok=True)
         port = free_port()
@@ -48,6 +55,7 @@ class ControlPlane:
             LONGSHOREMAN_ADMIN_TOKEN=admin_token,
             LONGSHOREMAN_LOG_LEVEL="warning",
         )
+        env.update(key_env(encryption_keys))
         env.update(extra_env or {})
         log_file = root / "controlplane.log"
         with open(log_file, "ab") as log:

@@ -1,0 +1,157 @@
+"""The codec server: /codec/encode and /codec/decode (Temporal's remote codec protocol) for authorized users.
+
+Temporal keeps payloads encrypted; the Temporal Web UI and `temporal workflow show --codec-endpoint` send
+them here to be decrypted for display. Requests are `{"payloads": [...]}`, Payloads in protobuf JSON (base64
+`data` and metadata values), answered in the same shape.
+
+Authentication: an admin token, either as `Authorization: Bearer <token>` (the Temporal CLI's `--codec-auth`)
+or as the HttpOnly cookie that `POST /codec/session` sets. The Temporal UI can only send an Authorization
+header with its own OIDC access token (and only over https), so a browser uses the cookie: the control-plane
+page sets it when an admin token is entered, and the UI sends it with "Include cross-origin credentials".
+CORS (with credentials) is allowed for the Temporal UI's origin only, on /codec/* only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Cookie, HTTPException, Request, Response, status
+from fastapi.security import HTTPBearer
+from google.protobuf import json_format
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+from temporalio.api.common.v1 import Payloads
+
+from contracts.codec import EncryptionCodec, PayloadDecryptionError
+from controlplane.settings import ControlPlaneSettings
+from controlplane.tokens import Principal, TokenStore
+
+PREFIX = "/codec"
+COOKIE = "longshoreman_codec"
+COOKIE_MAX_AGE_S = 12 * 3600
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+router = APIRouter(prefix=PREFIX, tags=["codec"])
+_bearer = HTTPBearer(auto_error=False, description="Admin token.")
+
+
+async def _authenticate(request: Request, cookie: str | None) -> Principal:
+    """An admin principal from the bearer token or the session cookie; 401/403 otherwise."""
+    credentials = await _bearer(request)
+    secret = credentials.credentials if credentials is not None else cookie
+    if not secret:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="the codec endpoint needs an admin token: 'Authorization: Bearer <token>' or the session cookie",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    tokens: TokenStore = request.app.state.services.tokens
+    principal = tokens.verify(secret)
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, detail="invalid token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if principal.kind != "admin":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="decoding payloads needs an admin token")
+    return principal
+
+
+def _codec(request: Request) -> EncryptionCodec:
+    codec: EncryptionCodec | None = request.app.state.codec
+    if codec is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="payload encryption is off: there is nothing to decode")
+    return codec
+
+
+async def _payloads(request: Request) -> Payloads:
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail="too many payloads in one request")
+    try:
+        return json_format.Parse(body or b"{}", Payloads(), ignore_unknown_fields=True)
+    except json_format.ParseError as err:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, detail=f'expected {{"payloads": [...]}} in protobuf JSON: {err}'
+        ) from None
+
+
+def _answer(payloads: Payloads) -> Response:
+    return Response(json_format.MessageToJson(payloads, indent=None), media_type="application/json")
+
+
+@router.post("/decode")
+async def decode(request: Request, cookie: Annotated[str | None, Cookie(alias=COOKIE)] = None) -> Response:
+    """Decrypt payloads for display (admin)."""
+    await _authenticate(request, cookie)
+    codec, payloads = _codec(request), await _payloads(request)
+    try:
+        decoded = await codec.decode(payloads.payloads)
+    except PayloadDecryptionError as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from None
+    return _answer(Payloads(payloads=decoded))
+
+
+@router.post("/encode")
+async def encode(request: Request, cookie: Annotated[str | None, Cookie(alias=COOKIE)] = None) -> Response:
+    """Encrypt payloads, e.g. a signal argument typed into the Temporal UI (admin)."""
+    await _authenticate(request, cookie)
+    codec, payloads = _codec(request), await _payloads(request)
+    return _answer(Payloads(payloads=await codec.encode(payloads.payloads)))
+
+
+@router.post("/session", status_code=status.HTTP_204_NO_CONTENT)
+async def open_session(request: Request) -> Response:
+    """Set the HttpOnly codec cookie from the admin bearer token, so the Temporal UI (in this browser) can decode."""
+    credentials = await _bearer(request)
+    await _authenticate(request, None)
+    assert credentials is not None
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.set_cookie(
+        COOKIE,
+        credentials.credentials,
+        max_age=COOKIE_MAX_AGE_S,
+        path=PREFIX,
+        httponly=True,
+        secure=request.url.scheme == "https",
+        # Strict still reaches us from the UI on another port of the same host (same site), never cross-site.
+        samesite="strict",
+    )
+    return response
+
+
+@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
+def close_session() -> Response:
+    """Forget the codec cookie."""
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(COOKIE, path=PREFIX)
+    return response
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL (what a browser sends as Origin)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class CodecCORS:
+    """CORS with credentials for the Temporal UI's origin, applied to /codec/* only (the API stays same-origin)."""
+
+    def __init__(self, app: ASGIApp, settings: ControlPlaneSettings) -> None:
+        self.app = app
+        origins = settings.codec_cors_origins or [origin_of(settings.temporal_ui_url)]
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=origins,
+            allow_methods=["POST", "OPTIONS"],
+            allow_headers=["Content-Type", "X-Namespace", "Authorization"],
+            allow_credentials=True,
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route /codec/* through the CORS middleware, everything else straight to the app."""
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX + "/"):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
