@@ -9,26 +9,11 @@ from pydantic import BaseModel, Field
 
 from contracts.handles import ServerHandle, WorkerHandle
 from contracts.kubernetes import KubernetesRunOverrides
-from contracts.locations import Definitions, LauncherKind, LocationSpec
+from contracts.locations import Definitions, LauncherKind, LocationSpec, SupervisionSettings
 from contracts.runs import RunRequest
 from contracts.statuses import LocationStatus, RunStatus
 
 # ---- code locations -------------------------------------------------------------------------
-
-
-class SupervisionSettings(BaseModel):
-    """How a location's code server is probed and restarted."""
-
-    probe_interval_s: float = Field(default=1.0, gt=0)
-    probe_timeout_s: float = Field(default=2.0, gt=0)
-    failure_threshold: int = Field(
-        default=3, ge=1, description="Consecutive failed probes that make a server unhealthy."
-    )
-    backoff_initial_s: float = Field(default=1.0, ge=0)
-    backoff_max_s: float = Field(default=60.0, ge=0)
-    stable_after_s: float = Field(default=60.0, ge=0, description="Healthy this long resets the crash-loop backoff.")
-    stop_grace_s: float = Field(default=10.0, ge=0)
-    max_history_events: int = Field(default=5000, ge=100, description="Continue-as-new beyond this history length.")
 
 
 class LocationState(BaseModel):
@@ -45,7 +30,6 @@ class LocationState(BaseModel):
     definitions: Definitions | None = None
     stop_requested: bool = False
     halted: bool = Field(default=False, description="A start failed in a way only a redeploy can fix; no restarts.")
-    supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
 
 
 class RedeployRequest(BaseModel):

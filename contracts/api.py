@@ -39,6 +39,22 @@ class LocationList(BaseModel):
     locations: list[LocationView]
 
 
+class LocationEvent(BaseModel):
+    """One status change of a code location."""
+
+    time: datetime
+    status: LocationStatus
+    generation: int
+    server: str | None = None
+    message: str = ""
+
+
+class LocationEventList(BaseModel):
+    """A location's status changes, oldest first."""
+
+    events: list[LocationEvent]
+
+
 class RedeployBody(BaseModel):
     """Optional new spec for a redeploy; without it the current spec is redeployed as a new generation."""
 

@@ -27,6 +27,23 @@ class Resources(BaseModel):
     )
 
 
+class SupervisionSettings(BaseModel):
+    """How a location's code server is probed and restarted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    probe_interval_s: float = Field(default=1.0, gt=0)
+    probe_timeout_s: float = Field(default=2.0, gt=0)
+    failure_threshold: int = Field(
+        default=3, ge=1, description="Consecutive failed probes that make a server unhealthy."
+    )
+    backoff_initial_s: float = Field(default=1.0, ge=0)
+    backoff_max_s: float = Field(default=60.0, ge=0)
+    stable_after_s: float = Field(default=60.0, ge=0, description="Healthy this long resets the crash-loop backoff.")
+    stop_grace_s: float = Field(default=10.0, ge=0)
+    max_history_events: int = Field(default=5000, ge=100, description="Continue-as-new beyond this history length.")
+
+
 class LocationSpec(BaseModel):
     """What a user declares for one code location; the agent turns it into a running code server."""
 
@@ -51,6 +68,7 @@ class LocationSpec(BaseModel):
     image_pull_policy: PullPolicy = "if-not-present"
     docker: DockerOptions = Field(default_factory=DockerOptions)
     kubernetes: KubernetesOptions = Field(default_factory=KubernetesOptions)
+    supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
     agent_queue: str = Field(
         default="longshoreman", min_length=1, description="Task queue of the agent that serves it."
     )

@@ -7,14 +7,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from contracts.api import LocationList, LocationView
+from contracts.api import LocationEvent, LocationEventList, LocationList, LocationView
 from contracts.locations import Definitions, LocationReport, LocationSpec
 from contracts.statuses import LocationStatus
 from contracts.temporal import location_workflow_id
 from controlplane.database import Database
 from controlplane.errors import Conflict, Invalid, NotFound
 from controlplane.links import TemporalLinks, workflow_url
-from controlplane.tables import LocationRow, utcnow
+from controlplane.tables import LocationEventRow, LocationRow, utcnow
 
 # Once a stop was requested, only these reports may still change the stored status.
 _STATUSES_WHILE_STOPPING = frozenset({LocationStatus.STOPPING, LocationStatus.STOPPED, LocationStatus.ERROR})
@@ -153,7 +153,41 @@ class LocationStore:
             if report.definitions is not None:
                 row.definitions = report.definitions.model_dump(mode="json")
             row.updated_at = utcnow()
+            session.add(
+                LocationEventRow(
+                    location=name,
+                    time=row.updated_at,
+                    status=report.status,
+                    generation=report.generation,
+                    server=report.server,
+                    message=report.message,
+                )
+            )
             return True
+
+    def events(self, name: str, limit: int = 1000) -> LocationEventList:
+        """The location's last `limit` status changes, oldest first."""
+        with self._db.read() as session:
+            self._row(session, name)
+            query = (
+                select(LocationEventRow)
+                .where(LocationEventRow.location == name)
+                .order_by(LocationEventRow.id.desc())
+                .limit(limit)
+            )
+            rows = list(reversed(session.scalars(query).all()))
+            return LocationEventList(
+                events=[
+                    LocationEvent(
+                        time=r.time,
+                        status=LocationStatus(r.status),
+                        generation=r.generation,
+                        server=r.server,
+                        message=r.message,
+                    )
+                    for r in rows
+                ]
+            )
 
     @staticmethod
     def _row(session: Any, name: str) -> LocationRow:

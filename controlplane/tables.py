@@ -126,3 +126,17 @@ class RunLogRow(Base):
     time: Mapped[datetime]
     stream: Mapped[str] = mapped_column(String(8))
     line: Mapped[str] = mapped_column(Text)
+
+
+class LocationEventRow(Base):
+    """One status change of a code location, as the agent reported it: the location's history."""
+
+    __tablename__ = "location_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    location: Mapped[str] = mapped_column(ForeignKey("locations.name", ondelete="CASCADE"), index=True)
+    time: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16))
+    generation: Mapped[int] = mapped_column(Integer)
+    server: Mapped[str | None] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text, default="")

@@ -165,7 +165,9 @@ class TemporalGateway:
             # A rejected update comes back at once with its outcome; the SDK exposes it only on the handle.
             outcome = getattr(update, "_known_outcome", None)
             if outcome is not None and outcome.HasField("failure"):
-                raise Conflict(f"location '{spec.name}' rejected the redeploy: {outcome.failure.message}")
+                # Failure messages travel encrypted (contracts/codec.py): decode before quoting one.
+                failure = await self.client.data_converter.decode_failure(outcome.failure)
+                raise Conflict(f"location '{spec.name}' rejected the redeploy: {failure}")
 
     async def stop_location(self, name: str) -> bool:
         """Signal `stop`; False if the workflow is no longer running."""

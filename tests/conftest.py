@@ -95,3 +95,11 @@ def stack(control_plane: ControlPlane, agent: AgentProcess, unique: str) -> Iter
         stack = Stack(client=client, agent=agent, queue=agent.task_queue, prefix=unique[:6])
         yield stack
         stack.remove_all()
+
+
+@pytest.fixture
+def kube() -> Iterator[object]:
+    """A Kubernetes API emulator (kmock) serving real HTTP on a free port, fresh per test (tests/support/kube.py)."""
+    from tests.support.kube import kube_server
+
+    yield from kube_server()

@@ -69,10 +69,9 @@ class Agent:
         With `metrics_address` set, /metrics serves our metrics and the Temporal SDK runtime's.
         """
         keys = settings.keyring()
-        runtime = None
+        sdk_port = observability.free_loopback_port() if settings.metrics_address else None
+        runtime = observability.telemetry_runtime(sdk_port)
         if settings.metrics_address:
-            sdk_port = observability.free_loopback_port()
-            runtime = observability.telemetry_runtime(sdk_port)
             host, port = observability.serve_metrics(settings.metrics_address, sdk_port)
             log.info("metrics on http://%s:%d/metrics", host, port)
         client = await Client.connect(
@@ -112,6 +111,9 @@ def main() -> None:
         print(f"longshoreman agent: invalid settings: {err}", file=sys.stderr)
         sys.exit(2)
     configure_logging(settings.log_level, settings.log_format, [observability.LogContextFilter()])
+    if settings.log_level.lower() != "debug":
+        # One line per health probe and report would drown the lines that matter.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     observability.quiet_sdk_loggers()
     try:
         asyncio.run(serve(settings))

@@ -27,5 +27,22 @@ def _build(kind: LauncherKind, settings: AgentSettings, control_plane: ControlPl
                     state_dir=settings.state_dir.resolve(), control_plane_url=settings.control_plane_url
                 )
             )
+        case "kubernetes":
+            # Imported here: agents without the kubernetes launcher never load its client.
+            from activities.launchers.kubernetes.launcher import KubernetesLauncher
+
+            return KubernetesLauncher(settings.kubernetes, control_plane_url=settings.control_plane_url)
+        case "docker":
+            # Imported here: agents without the docker launcher never load the docker SDK.
+            from activities.launchers.docker.launcher import DockerLauncher
+            from activities.launchers.docker.owners import TemporalOwners
+            from contracts.temporal import data_converter
+
+            # Orphans are judged by the workflows themselves (see activities/launchers/docker/cleanup.py).
+            owners = TemporalOwners(
+                settings.temporal_address, settings.temporal_namespace, data_converter(settings.keyring())
+            )
+            docker_settings = settings.docker.resolved(settings.agent_name, settings.control_plane_url)
+            return DockerLauncher(docker_settings, owners)
         case _:
             raise ValueError(f"launcher '{kind}' is not available in this build of the agent")

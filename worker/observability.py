@@ -22,7 +22,14 @@ from prometheus_client import start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from temporalio import activity, workflow
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from activities import metrics
@@ -66,6 +73,11 @@ class LogContextFilter(logging.Filter):
         details = getattr(record, "temporal_workflow", None)
         if isinstance(details, Mapping) and details.get("workflow_id"):
             context.update(context_of_workflow(str(details["workflow_id"])))
+        # The SDK's own activity lines (e.g. "Completing activity as failed") carry the activity's info.
+        details = getattr(record, "temporal_activity", None)
+        if isinstance(details, Mapping) and details.get("workflow_id"):
+            context.update(context_of_workflow(str(details["workflow_id"])))
+            context.update(activity=details.get("activity_type"), attempt=details.get("attempt"))
         current = LOG_CONTEXT.get()
         if current:
             context.update(current)
@@ -98,19 +110,20 @@ class _ActivityObserver(ActivityInboundInterceptor):
         token = LOG_CONTEXT.set(context)
         try:
             result = await super().execute_activity(input)
+            try:
+                record_outcome(info.activity_type, input.args, result)
+            except Exception:  # metrics must never fail an activity
+                log.exception("could not record metrics of %s", info.activity_type)
+            return result
         finally:
             LOG_CONTEXT.reset(token)
-        try:
-            record_outcome(info.activity_type, input.args, result)
-        except Exception:  # metrics must never fail an activity
-            log.exception("could not record metrics of %s", info.activity_type)
-        return result
 
 
 def record_outcome(activity_type: str, args: Any, result: Any) -> None:
-    """Count what a successful activity tells: launches, latency, final statuses, restarts."""
+    """Log and count what a successful activity tells: launches, latency, final statuses, restarts."""
     arg = args[0] if args else None
     if activity_type == Activities.LAUNCH_RUN_WORKER and isinstance(result, WorkerHandle):
+        log.info("run worker %s launched (%s launcher)", result.name, result.launcher)
         metrics.RUNS_LAUNCHED.labels(result.launcher).inc()
         if isinstance(arg, LaunchRunInput) and arg.attempt > 1 and activity.info().attempt == 1:
             metrics.RUN_RETRIES.inc()
@@ -119,9 +132,11 @@ def record_outcome(activity_type: str, args: Any, result: Any) -> None:
             latency = max(0.0, time.time() - arg.handle.launched_at.timestamp())
             metrics.LAUNCH_LATENCY.labels(arg.handle.launcher).observe(latency)
     elif activity_type == Activities.REPORT_RUN and isinstance(arg, RunReport) and _applied(result):
+        log.info("run is %s (attempt %d)%s", arg.status.value, arg.attempt, f": {arg.reason}" if arg.reason else "")
         if arg.status.is_terminal:
             metrics.RUNS_FINISHED.labels(arg.status.value).inc()
     elif activity_type == Activities.REPORT_LOCATION and isinstance(arg, LocationReport) and _applied(result):
+        log.info("location is %s (generation %d): %s", arg.status.value, arg.generation, arg.message)
         if arg.status is LocationStatus.UNHEALTHY:
             metrics.CODE_SERVER_RESTARTS.labels(arg.name).inc()
         elif arg.status is LocationStatus.ERROR:
@@ -166,12 +181,19 @@ def split_address(address: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
-def telemetry_runtime(sdk_metrics_port: int) -> Runtime:
-    """A Temporal runtime exporting its metrics on 127.0.0.1:`sdk_metrics_port` (re-exported by serve_metrics)."""
-    prometheus = PrometheusConfig(
-        bind_address=f"127.0.0.1:{sdk_metrics_port}", counters_total_suffix=True, durations_as_seconds=True
+def telemetry_runtime(sdk_metrics_port: int | None) -> Runtime:
+    """The agent's Temporal runtime: SDK core logs through our handlers (so JSON stays JSON), and, given a
+    port, its Prometheus metrics on 127.0.0.1:`sdk_metrics_port` (re-exported by serve_metrics)."""
+    prometheus = None
+    if sdk_metrics_port is not None:
+        prometheus = PrometheusConfig(
+            bind_address=f"127.0.0.1:{sdk_metrics_port}", counters_total_suffix=True, durations_as_seconds=True
+        )
+    logs = LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
     )
-    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+    return Runtime(telemetry=TelemetryConfig(logging=logs, metrics=prometheus))
 
 
 def serve_metrics(address: str, sdk_metrics_port: int | None) -> tuple[str, int]:

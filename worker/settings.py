@@ -10,6 +10,8 @@ import yaml
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from activities.launchers.docker.settings import DockerLauncherSettings
+from activities.launchers.kubernetes.settings import KubernetesLauncherSettings
 from contracts.codec import KeyRing, load_keyring
 from contracts.locations import LauncherKind
 
@@ -38,6 +40,8 @@ class AgentSettings(BaseSettings):
     max_cached_workflows: int = Field(default=2000, ge=0)
     graceful_shutdown_s: float = Field(default=5.0, ge=0)
     poll_interval_s: float = Field(default=0.1, gt=0, description="How often a run worker's state is checked.")
+    kubernetes: KubernetesLauncherSettings = Field(default_factory=KubernetesLauncherSettings)
+    docker: DockerLauncherSettings = Field(default_factory=DockerLauncherSettings)
     # Payload encryption (contracts/codec.py): `ID:BASE64[,ID:BASE64...]` inline or in a file; the first encrypts.
     encryption_keys: SecretStr | None = None
     encryption_key_file: Path | None = None

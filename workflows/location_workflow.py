@@ -135,7 +135,7 @@ class CodeLocationWorkflow:
     async def _supervise(self) -> None:
         handle = self.state.server
         assert handle is not None
-        probe = ProbeInput(handle=handle, health_path=self.state.spec.health_path, settings=self.state.supervision)
+        probe = ProbeInput(handle=handle, health_path=self.state.spec.health_path, settings=self.state.spec.supervision)
         task: Any = workflow.start_activity(
             Activities.SUPERVISE_CODE_SERVER, probe, result_type=ServerExit, **options.watch()
         )
@@ -158,7 +158,7 @@ class CodeLocationWorkflow:
             if self.state.server is not handle:
                 return  # a redeploy replaced it meanwhile
             state = self.state
-            if ended.healthy_for_s >= state.supervision.stable_after_s:
+            if ended.healthy_for_s >= state.spec.supervision.stable_after_s:
                 state.consecutive_failures = 0
             state.consecutive_failures += 1
             delay = self._backoff()
@@ -183,7 +183,7 @@ class CodeLocationWorkflow:
                 handle=handle,
                 health_path=spec.health_path,
                 timeout_s=spec.startup_timeout_s,
-                settings=self.state.supervision,
+                settings=self.state.spec.supervision,
             )
             await workflow.execute_activity(
                 Activities.AWAIT_HEALTHY,
@@ -201,7 +201,7 @@ class CodeLocationWorkflow:
         return handle, definitions
 
     async def _stop_server(self, handle: ServerHandle) -> None:
-        stop = StopServerInput(handle=handle, grace_s=self.state.supervision.stop_grace_s)
+        stop = StopServerInput(handle=handle, grace_s=self.state.spec.supervision.stop_grace_s)
         try:
             await workflow.execute_activity(
                 Activities.STOP_CODE_SERVER, stop, result_type=StopResult, **options.stop(stop.grace_s)
@@ -221,8 +221,11 @@ class CodeLocationWorkflow:
     # ---- helpers ----------------------------------------------------------------------------
 
     def _backoff(self) -> float:
-        settings = self.state.supervision
-        exponent = max(0, self.state.consecutive_failures - 1)
+        """No wait after a first failure (a one-off crash costs nothing), then doubling up to the maximum."""
+        settings = self.state.spec.supervision
+        if self.state.consecutive_failures <= 1:
+            return 0.0
+        exponent = self.state.consecutive_failures - 2
         return float(min(settings.backoff_initial_s * 2**exponent, settings.backoff_max_s))
 
     async def _wait_or_wake(self, delay_s: float) -> None:
@@ -238,7 +241,7 @@ class CodeLocationWorkflow:
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
         return info.is_continue_as_new_suggested() or (
-            info.get_current_history_length() > self.state.supervision.max_history_events
+            info.get_current_history_length() > self.state.spec.supervision.max_history_events
         )
 
     def _report(

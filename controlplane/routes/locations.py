@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from contracts.api import LocationList, LocationView, RedeployBody
+from contracts.api import LocationEventList, LocationList, LocationView, RedeployBody
 from contracts.locations import LocationSpec
 from contracts.statuses import LocationStatus
 from controlplane.errors import Conflict, Invalid
@@ -65,6 +65,14 @@ def list_locations(services: ServicesDep, _: AdminOnly) -> LocationList:
 def get_location(name: str, services: ServicesDep, _: AdminOnly) -> LocationView:
     """One code location with its status and definitions."""
     return services.locations.require(name)
+
+
+@router.get("/{name}/events")
+def location_events(
+    name: str, services: ServicesDep, _: AdminOnly, limit: int = Query(default=1000, ge=1, le=10000)
+) -> LocationEventList:
+    """The location's status changes (starts, crashes, restarts, redeploys), oldest first."""
+    return services.locations.events(name, limit)
 
 
 @router.post("/{name}/redeploy", status_code=status.HTTP_202_ACCEPTED)

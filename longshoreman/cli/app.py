@@ -14,7 +14,7 @@ try:  # typer >= 0.20 ships its own copy of click; older releases use click itse
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
-from longshoreman.cli import locations, runs, stack, tokens
+from longshoreman.cli import keys, locations, replay, runs, stack, tokens
 from longshoreman.cli.api_client import CliError
 from longshoreman.cli.render import print_error
 
@@ -63,6 +63,8 @@ app = typer.Typer(
 app.add_typer(locations.app, name="location")
 app.add_typer(runs.app, name="run")
 app.add_typer(tokens.app, name="token")
+app.add_typer(keys.app, name="key")
+app.command("replay")(replay.replay)
 app.command("server")(stack.server)
 app.command("agent")(stack.agent)
 app.command("dev")(stack.dev)

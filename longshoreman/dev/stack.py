@@ -106,6 +106,7 @@ class DevStackConfig:
     agent_name: str = "dev-agent"
     startup_timeout_s: float = 60.0
     loaded_timeout_s: float = 120.0
+    agent_env: dict[str, str] = field(default_factory=dict)  # extra LONGSHOREMAN_* settings (benchmarks)
 
 
 @dataclass
@@ -260,6 +261,7 @@ class DevStack:
             ENV_PREFIX + "AGENT_NAME": self.config.agent_name,
             ENV_PREFIX + "METRICS_ADDRESS": f"127.0.0.1:{self.metrics_port}",
         }
+        env |= self.config.agent_env
         log = self.logs_dir / "agent.log"
         self.say(f"starting the agent on task queue {self.config.task_queue!r} (log: {log})")
         self.processes["agent"] = ManagedProcess.start("agent", [sys.executable, "-m", "worker"], env, log)

@@ -13,6 +13,7 @@ import pytest
 from controlplane.settings import ControlPlaneSettings
 from longshoreman.dev.temporal_server import TemporalDevServer, free_port
 from tests.support.control_plane import ControlPlane
+from tests.support.encryption import key_env
 
 
 def start_without_admin_token(db_url: str, temporal: TemporalDevServer, cwd: Path) -> ControlPlane:
@@ -25,6 +26,7 @@ def start_without_admin_token(db_url: str, temporal: TemporalDevServer, cwd: Pat
         LONGSHOREMAN_TEMPORAL_ADDRESS=temporal.address,
         LONGSHOREMAN_LOG_LEVEL="warning",
     )
+    env.update(key_env())
     process = subprocess.Popen(
         [sys.executable, "-m", "controlplane"], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )

@@ -37,7 +37,18 @@ TOKEN_KEY = "LONGSHOREMAN_RUN_TOKEN"
 TERMINATION_LOG = "/dev/termination-log"
 PULL_POLICIES = {"always": "Always", "if-not-present": "IfNotPresent", "never": "Never"}
 # Docker-style memory suffixes to Kubernetes quantities ("512m" is 512 MB to docker, 0.512 bytes to Kubernetes).
-MEMORY_SUFFIXES = {"": "", "k": "k", "K": "k", "m": "M", "M": "M", "g": "G", "G": "G", "Ki": "Ki", "Mi": "Mi", "Gi": "Gi"}
+MEMORY_SUFFIXES = {
+    "": "",
+    "k": "k",
+    "K": "k",
+    "m": "M",
+    "M": "M",
+    "g": "G",
+    "G": "G",
+    "Ki": "Ki",
+    "Mi": "Mi",
+    "Gi": "Gi",
+}
 
 
 def object_name(name: str) -> str:

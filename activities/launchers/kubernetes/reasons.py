@@ -146,7 +146,7 @@ def _pod_ended(pod: Body, obs: Observed, restarting: bool) -> ProcessView | None
     if disruption is not None and status.get("phase") == "Failed":
         cause = f"{disruption.get('reason', 'Disrupted')}: {disruption.get('message', '')}"
         return ProcessView(phase=Phase.LOST, started=_has_run(pod), message=_attach(cause, pod, obs))
-    container = _main_container(pod)
+    container = main_container(pod)
     if container is None:
         return None
     terminated = (container.get("state") or {}).get("terminated")
@@ -214,7 +214,7 @@ def _pending(pods: list[Body], obs: Observed) -> str:
     scheduled = _condition(pod, "PodScheduled", status="False")
     if scheduled is not None:
         return f"{scheduled.get('reason', 'not scheduled')}: {scheduled.get('message', '')}"
-    container = _main_container(pod)
+    container = main_container(pod)
     waiting = ((container or {}).get("state") or {}).get("waiting") or {}
     if waiting:
         return f"{waiting.get('reason', 'waiting')}: {waiting.get('message', '')}".rstrip(": ")
@@ -267,19 +267,24 @@ def _condition(obj: Body, kind: str, status: str = "True") -> Body | None:
     return None
 
 
+def sorted_pods(pods: list[Body]) -> list[Body]:
+    """Pods oldest first."""
+    return sorted(pods, key=lambda pod: (str(pod.get("metadata", {}).get("creationTimestamp") or ""), _name(pod)))
+
+
 def _live_pods(pods: list[Body]) -> list[Body]:
     """Pods not on their way out, oldest first."""
-    alive = [pod for pod in pods if not pod.get("metadata", {}).get("deletionTimestamp")]
-    return sorted(alive, key=lambda pod: str(pod.get("metadata", {}).get("creationTimestamp") or ""))
+    return sorted_pods([pod for pod in pods if not pod.get("metadata", {}).get("deletionTimestamp")])
 
 
-def _main_container(pod: Body) -> Body | None:
+def main_container(pod: Body) -> Body | None:
+    """The status of the pod's (only) container."""
     statuses = (pod.get("status") or {}).get("containerStatuses") or []
     return statuses[0] if statuses else None
 
 
 def _running(pod: Body) -> bool:
-    container = _main_container(pod)
+    container = main_container(pod)
     return bool(container and (container.get("state") or {}).get("running") is not None)
 
 
@@ -289,7 +294,7 @@ def _ready(pod: Body) -> bool:
 
 def _has_run(pod: Body) -> bool:
     """The container got as far as running at some point."""
-    container = _main_container(pod) or {}
+    container = main_container(pod) or {}
     state, last = container.get("state") or {}, container.get("lastState") or {}
     terminated = state.get("terminated") or last.get("terminated") or {}
     return state.get("running") is not None or bool(terminated.get("startedAt")) or bool(last)

@@ -72,7 +72,7 @@ class WatchCache:
                 for item in items:
                     self._add_event(namespace, item)
             elif kind == "Pod":
-                for owner, pods in list(self._pods.items()):
+                for owner in list(self._pods):
                     if owner[0] == namespace:
                         changed.add(owner[1])
                         del self._pods[owner]
@@ -251,10 +251,9 @@ class Watcher:
             try:
                 version = self._list(kind, namespace)
                 delay = BACKOFF_S[0]
-                while not self._stop.is_set():
-                    version = self._watch(kind, namespace, version)
-                    if version is None:
-                        break  # 410 Gone: relist
+                resume: str | None = version
+                while resume is not None and not self._stop.is_set():
+                    resume = self._watch(kind, namespace, resume)  # None after 410 Gone: relist
             except Exception as err:  # the API may be down for a while: keep trying, quietly
                 if self._stop.is_set():
                     return
@@ -293,6 +292,8 @@ class Watcher:
         with self._streams_lock:
             self._streams.add(response)
         try:
+            if self._stop.is_set():  # stop() ran while this request was on its way: it could not shut it
+                return version
             for line in iter_resp_lines(response):
                 if self._stop.is_set():
                     return version

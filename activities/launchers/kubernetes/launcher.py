@@ -1,0 +1,451 @@
+"""Kubernetes launcher: a Deployment + Service per code-server instance, one Job per run attempt.
+
+Everything is found again by name (server_name / worker_name) and labels, so a retried activity or a
+restarted agent adopts what exists: a create that answers 409 Conflict means "already there, adopt it",
+and a run attempt whose Job exists (running or finished) is never created twice. State calls read the
+watch cache (watcher.py) and never call the API. The run token travels in a per-run Secret that the pod
+reads through `env.valueFrom.secretKeyRef`: it never appears in the Job, a label, an annotation or a log,
+and the Job owns the Secret, so both go together (TTL after finishing, or cancel).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from activities.launchers.base import LaunchError, Phase, ProcessView, TokenSource, server_name, worker_name
+from activities.launchers.kubernetes import manifests, reasons
+from activities.launchers.kubernetes.api import MERGE_PATCH, ApiError, KubeApi
+from activities.launchers.kubernetes.settings import KubernetesLauncherSettings
+from activities.launchers.kubernetes.watcher import WatchCache, WatchedKind, Watcher
+from contracts.agent import LaunchRunInput, StopResult
+from contracts.handles import ServerHandle, WorkerHandle
+from contracts.locations import LauncherKind, LocationSpec
+
+log = logging.getLogger("longshoreman.kubernetes")
+Body = dict[str, Any]
+REEVALUATE_S = 1.0  # waits also wake this often: grace periods end without an event
+STOP_EXTRA_S = 10.0  # after the grace period, how long a stop waits for the pods to be gone
+SWEEP_S = 3600.0
+MAX_VERDICTS = 10_000
+LOG_LINES = 200
+ENDED = frozenset({Phase.EXITED, Phase.LOST})
+
+
+class KubernetesLauncher:
+    """Launcher on a Kubernetes cluster, through the official client."""
+
+    kind: LauncherKind = "kubernetes"
+
+    def __init__(self, settings: KubernetesLauncherSettings, control_plane_url: str, api: KubeApi | None = None):
+        self.settings = settings
+        self._control_plane_url = settings.control_plane_url or control_plane_url
+        self._api = api or KubeApi(settings)
+        self._cache = WatchCache(settings.agent_name, on_change=self._changed)
+        self._watcher: Watcher | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self._verdicts: OrderedDict[str, ProcessView] = OrderedDict()  # fail-fast verdicts of removed Jobs
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ---- code servers ---------------------------------------------------------------------
+
+    async def launch_server(self, spec: LocationSpec, generation: int, instance: int) -> ServerHandle:
+        """Create the instance's Deployment and Service, or adopt them."""
+        api = self._start()
+        name = server_name(spec.name, generation, instance)
+        obj = manifests.object_name(name)
+        namespace = self._namespace(spec.kubernetes.namespace)
+        _require_image(spec)
+        labels = manifests.server_labels(spec, generation, instance, obj, self.settings.agent_name)
+        body = manifests.deployment(spec, obj, namespace, labels, self.settings)
+        created = await self._create(api.apps.create_namespaced_deployment, api.apps.read_namespaced_deployment, body)
+        await self._create(api.core.create_namespaced_service, None, manifests.service(spec, obj, namespace, labels))
+        self._cache.seed("Deployment", namespace, created)
+        return ServerHandle(
+            name=name,
+            location=spec.name,
+            generation=generation,
+            instance=instance,
+            launcher=self.kind,
+            url=self.settings.server_url_template.format(service=obj, namespace=namespace, port=spec.port),
+            ref={"namespace": namespace, "object": obj, "startup_timeout_s": math.ceil(spec.startup_timeout_s)},
+            launched_at=_created_at(created),
+        )
+
+    async def server_state(self, handle: ServerHandle) -> ProcessView:
+        """RUNNING while a pod is ready; EXITED/LOST once every pod has failed or the Deployment is gone."""
+        self._start()
+        namespace, obj = _server_ref(handle)
+        observed = self._cache.observe("Deployment", namespace, obj)
+        timeout = float(handle.ref.get("startup_timeout_s", 60))
+        return reasons.server_view(observed, self._clock(handle.launched_at), self.settings, timeout)
+
+    async def stop_server(self, handle: ServerHandle, grace_s: float) -> StopResult:
+        """Delete the Deployment (its pods get their grace period) and the Service; idempotent."""
+        api = self._start()
+        namespace, obj = _server_ref(handle)
+        options = {"grace_period_seconds": math.ceil(grace_s), "propagation_policy": "Foreground"}
+        found = await self._delete(api.apps.delete_namespaced_deployment, obj, namespace, **options)
+        found = await self._delete(api.core.delete_namespaced_service, obj, namespace) or found
+        if not found:
+            return StopResult(stopped=True, detail="already gone")
+        # Foreground deletion keeps the Deployment until its pods are gone: its disappearance means stopped.
+        gone = await self._wait(obj, lambda: self._cache.observe("Deployment", namespace, obj).owner is None, grace_s)
+        detail = "deleted the Deployment and Service" + ("" if gone else "; pods still terminating")
+        return StopResult(stopped=True, detail=detail)
+
+    async def wait_server_end(self, handle: ServerHandle, timeout_s: float) -> ProcessView:
+        """The server's view once it has ended (woken by watch events), or its current view after `timeout_s`."""
+        self._start()
+        obj = _server_ref(handle)[1]
+        return await self._wait_view(obj, lambda: self.server_state(handle), ENDED, timeout_s)
+
+    # ---- run workers ----------------------------------------------------------------------
+
+    async def launch_worker(self, request: LaunchRunInput, token: TokenSource) -> WorkerHandle:
+        """Create the attempt's Job (and its token Secret), or adopt the Job that exists, finished or not."""
+        api = self._start()
+        name = worker_name(request.run_id, request.attempt)
+        options = manifests.effective_options(request.location.kubernetes, request.kubernetes)
+        namespace = self._namespace(options.namespace)
+        _require_image(request.location)
+        job = await self._read(api.batch.read_namespaced_job, name, namespace)
+        if job is None:
+            if await self._stop_requested(name):
+                raise LaunchError("stopped before it started: not launching")
+            labels = manifests.worker_labels(request, name, self.settings.agent_name)
+            await self._put_secret(manifests.token_secret(name, namespace, labels, await token()))
+            body = manifests.job(request, options, name, namespace, labels, self.settings, self._control_plane_url)
+            job = await self._create(api.batch.create_namespaced_job, api.batch.read_namespaced_job, body)
+            if await self._stop_requested(name):
+                # A stop ran while we created the Job and may have looked too early: remove it ourselves.
+                await self._remove_job(namespace, name, 0)
+                raise LaunchError("stopped while starting: not launching")
+        await self._own_secret(namespace, job)
+        self._cache.seed("Job", namespace, job)
+        return WorkerHandle(
+            name=name,
+            run_id=request.run_id,
+            attempt=request.attempt,
+            launcher=self.kind,
+            ref={"namespace": namespace, "start_timeout_s": math.ceil(self.settings.worker_start_timeout_s)},
+            launched_at=_created_at(job),
+        )
+
+    async def worker_state(self, handle: WorkerHandle) -> ProcessView:
+        """The Job's pod: PENDING, RUNNING, EXITED with its exit status, or LOST with the concrete reason."""
+        self._start()
+        if handle.name in self._verdicts:
+            return self._verdicts[handle.name]
+        namespace = str(handle.ref.get("namespace", self.settings.namespace))
+        observed = self._cache.observe("Job", namespace, handle.name)
+        timeout = float(handle.ref.get("start_timeout_s", self.settings.worker_start_timeout_s))
+        verdict = reasons.worker_view(observed, self._clock(handle.launched_at), self.settings, timeout)
+        if verdict.stuck:
+            # Nothing else would remove a pod stuck in ImagePullBackOff or Pending: do it, remember why.
+            self._verdicts[handle.name] = verdict.view
+            while len(self._verdicts) > MAX_VERDICTS:
+                self._verdicts.popitem(last=False)
+            self._spawn(self._remove_job(namespace, handle.name, 0))
+        return verdict.view
+
+    async def wait_worker(self, handle: WorkerHandle, phases: frozenset[Phase], timeout_s: float) -> ProcessView:
+        """The worker's view once its phase is in `phases` (woken by watch events), or after `timeout_s`."""
+        self._start()
+        return await self._wait_view(handle.name, lambda: self.worker_state(handle), phases, timeout_s)
+
+    async def stop_worker(self, run_id: str, attempt: int, grace_s: float) -> StopResult:
+        """Refuse later launches of the attempt, then delete its pod (with the grace period) and Job."""
+        api = self._start()
+        name = worker_name(run_id, attempt)
+        marker = manifests.stop_marker(name, self.settings.namespace, run_id, attempt, self.settings.agent_name, _now())
+        await self._create(api.core.create_namespaced_config_map, None, marker)
+        found = False
+        for namespace in self.settings.namespaces():
+            found = await self._remove_job(namespace, name, grace_s) or found
+            await self._delete(api.core.delete_namespaced_secret, name, namespace)
+        if not found:
+            return StopResult(stopped=False, detail="no Job: never started (a later launch is refused)")
+        gone = await self._wait(
+            name, lambda: not any(self._cache.pods(ns, name) for ns in self.settings.namespaces()), grace_s
+        )
+        return StopResult(stopped=True, detail="deleted the Job" + ("" if gone else "; its pod is still terminating"))
+
+    async def log_tail(self, name: str, max_bytes: int = 4000) -> str:
+        """The last lines of the newest pod of a server or worker (of its previous container after a crash)."""
+        api = self._start()
+        obj = manifests.object_name(name)
+        located = self._cache.locate(obj)
+        if located is None:
+            return ""
+        pods = reasons.sorted_pods(self._cache.pods(located[1], obj))
+        if not pods:
+            return ""
+        pod = pods[-1]
+        container = reasons.main_container(pod) or {}
+        previous = bool(container.get("restartCount")) and not (container.get("state") or {}).get("running")
+        try:
+            text = await api.text(
+                api.core.read_namespaced_pod_log,
+                pod["metadata"]["name"],
+                located[1],
+                tail_lines=LOG_LINES,
+                previous=previous or None,
+            )
+        except ApiError as err:
+            log.info("no log of %s: %s", name, err)
+            return ""
+        return text[-max_bytes:]
+
+    # ---- housekeeping -----------------------------------------------------------------------
+
+    async def sweep_stop_markers(self) -> int:
+        """Delete the stop markers older than `tombstone_ttl_s`; how many went."""
+        api = self._start()
+        namespace = self.settings.namespace
+        selector = f"{manifests.selector(self.settings.agent_name)},{manifests.COMPONENT}={manifests.STOP_MARKER}"
+        listing = await self._api.call(api.core.list_namespaced_config_map, namespace, label_selector=selector)
+        removed = 0
+        for item in listing.get("items") or []:
+            meta = item.get("metadata") or {}
+            if not manifests.is_ours(item, self.settings.agent_name):
+                continue
+            if (meta.get("labels") or {}).get(manifests.COMPONENT) != manifests.STOP_MARKER:
+                continue
+            stopped_at = _parse_time((meta.get("annotations") or {}).get(manifests.STOPPED_AT))
+            if stopped_at and (_now() - stopped_at).total_seconds() > self.settings.tombstone_ttl_s:
+                removed += await self._delete(api.core.delete_namespaced_config_map, meta["name"], namespace)
+        return removed
+
+    async def aclose(self) -> None:
+        """Stop the watches and background tasks; release the client."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._watcher is not None:
+            await asyncio.to_thread(self._watcher.stop)
+            self._watcher = None
+        self._api.close()
+
+    # ---- machinery ----------------------------------------------------------------------------
+
+    def _start(self) -> KubeApi:
+        """Start the watches on first use (they need the running loop to wake waiters)."""
+        if self._watcher is None:
+            self._loop = asyncio.get_running_loop()
+            api = self._api
+            kinds = [
+                WatchedKind("Deployment", api.apps.list_namespaced_deployment),
+                WatchedKind("Job", api.batch.list_namespaced_job),
+                WatchedKind("Pod", api.core.list_namespaced_pod),
+                WatchedKind("Event", api.core.list_namespaced_event, ours_only=False),
+            ]
+            self._watcher = Watcher(self._cache, kinds, self.settings.namespaces(), self.settings)
+            self._watcher.start()
+            self._spawn(self._sweep_forever())
+        return self._api
+
+    def _namespace(self, requested: str | None) -> str:
+        namespace = requested or self.settings.namespace
+        if namespace not in self.settings.namespaces():
+            watched = ", ".join(self.settings.namespaces())
+            raise LaunchError(
+                f"namespace '{namespace}' is not one this agent watches ({watched}): add it to "
+                "LONGSHOREMAN_KUBERNETES__EXTRA_NAMESPACES and bind the agent's Role there"
+            )
+        return namespace
+
+    async def _create(self, create: Callable[..., Any], read: Callable[..., Any] | None, body: Body) -> Body:
+        """Create `body`; on 409 Conflict adopt the existing object (read it back if `read` is given)."""
+        meta = body["metadata"]
+        try:
+            return await self._api.call(create, meta["namespace"], body)
+        except ApiError as err:
+            if err.status != 409:
+                what = f"{body['kind']} {meta['namespace']}/{meta['name']}"
+                raise LaunchError(f"cannot create {what}: {err}", final=err.final) from None
+        if read is None:
+            return body
+        existing = await self._read(read, meta["name"], meta["namespace"])
+        if existing is None:  # deleted between the conflict and the read: a retry will create it
+            raise LaunchError(f"{body['kind']} {meta['name']} vanished while being adopted", final=False)
+        return existing
+
+    async def _read(self, read: Callable[..., Any], name: str, namespace: str) -> Body | None:
+        try:
+            return await self._api.call(read, name, namespace)
+        except ApiError as err:
+            if err.status == 404:
+                return None
+            raise LaunchError(f"cannot read {namespace}/{name}: {err}", final=err.final) from None
+
+    async def _delete(self, delete: Callable[..., Any], name: str, namespace: str, **options: Any) -> bool:
+        """Delete by name; False if it was not there. Other errors propagate (the stop activity retries)."""
+        try:
+            await self._api.call(delete, name, namespace, **options)
+        except ApiError as err:
+            if err.status == 404:
+                return False
+            raise
+        return True
+
+    async def _put_secret(self, secret: Body) -> None:
+        """Create the token Secret; one left by an interrupted launch gets the fresh token instead."""
+        api, meta = self._api, secret["metadata"]
+        try:
+            await api.call(api.core.create_namespaced_secret, meta["namespace"], secret)
+        except ApiError as err:
+            if err.status != 409:
+                raise LaunchError(f"cannot create the run's token Secret: {err}", final=err.final) from None
+            patch = {"data": secret["data"]}
+            await api.call(
+                api.core.patch_namespaced_secret, meta["name"], meta["namespace"], patch, _content_type=MERGE_PATCH
+            )
+
+    async def _own_secret(self, namespace: str, job: Body) -> None:
+        patch = manifests.owner_patch(job)
+        if patch is None:
+            return
+        api, name = self._api, job["metadata"]["name"]
+        try:
+            await api.call(api.core.patch_namespaced_secret, name, namespace, patch, _content_type=MERGE_PATCH)
+        except ApiError as err:
+            # Not fatal: the Job runs either way; an unowned Secret is deleted by stop_worker or left to an admin.
+            if err.status != 404:
+                log.warning("cannot make Job %s own its token Secret: %s", name, err)
+
+    async def _stop_requested(self, name: str) -> bool:
+        api = self._api
+        marker = await self._read(
+            api.core.read_namespaced_config_map, manifests.marker_name(name), self.settings.namespace
+        )
+        return marker is not None
+
+    async def _remove_job(self, namespace: str, name: str, grace_s: float) -> bool:
+        """Delete the pods with the grace period (SIGTERM, then SIGKILL), then the Job; False if no Job."""
+        api = self._api
+        grace = math.ceil(grace_s)
+        for pod in self._cache.pods(namespace, name):
+            await self._delete(
+                api.core.delete_namespaced_pod, pod["metadata"]["name"], namespace, grace_period_seconds=grace
+            )
+        return await self._delete(
+            api.batch.delete_namespaced_job,
+            name,
+            namespace,
+            grace_period_seconds=grace,
+            propagation_policy="Background",
+        )
+
+    async def _wait(self, name: str, done: Callable[[], bool], grace_s: float) -> bool:
+        """Wait, woken by watch events about `name`, until `done()`; False after the grace period + a margin."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_s + STOP_EXTRA_S
+        while not done():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            changed = self._waiter(name)
+            try:
+                if not done():
+                    await asyncio.wait({changed}, timeout=min(remaining, REEVALUATE_S))
+            finally:
+                self._drop_waiter(name, changed)
+        return True
+
+    async def _wait_view(
+        self, name: str, observe: Callable[[], Awaitable[ProcessView]], phases: frozenset[Phase], timeout_s: float
+    ) -> ProcessView:
+        """`observe()` once its phase is in `phases`, re-evaluated on every watch event about `name`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            changed = self._waiter(name)  # before observing: a change in between must not be missed
+            try:
+                view = await observe()
+                remaining = deadline - loop.time()
+                if view.phase in phases or remaining <= 0:
+                    return view
+                await asyncio.wait({changed}, timeout=min(remaining, REEVALUATE_S))
+            finally:
+                self._drop_waiter(name, changed)
+
+    def _waiter(self, name: str) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(name, set()).add(future)
+        return future
+
+    def _drop_waiter(self, name: str, future: asyncio.Future[None]) -> None:
+        waiters = self._waiters.get(name)
+        if waiters is not None:
+            waiters.discard(future)
+            if not waiters:
+                del self._waiters[name]
+
+    def _changed(self, name: str) -> None:
+        """Called by watch threads: wake whoever waits on `name`, on the loop's thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._wake, name)
+
+    def _wake(self, name: str) -> None:
+        for future in self._waiters.get(name, set()):
+            if not future.done():
+                future.set_result(None)
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep_stop_markers()
+            except Exception as err:  # housekeeping must never take the launcher down
+                log.warning("sweeping stop markers failed: %s", err)
+            await asyncio.sleep(SWEEP_S)
+
+    def _clock(self, launched_at: datetime) -> reasons.Clock:
+        return reasons.Clock(now=time.monotonic(), age_s=(_now() - launched_at).total_seconds())
+
+
+def _require_image(spec: LocationSpec) -> None:
+    if not spec.image:
+        raise LaunchError("the kubernetes launcher needs a container image: set the location's `image`")
+
+
+def _server_ref(handle: ServerHandle) -> tuple[str, str]:
+    return str(handle.ref.get("namespace", "default")), str(
+        handle.ref.get("object", manifests.object_name(handle.name))
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _created_at(obj: Body) -> datetime:
+    """When the object was created (an adopted one keeps its age), else now."""
+    return _parse_time(obj.get("metadata", {}).get("creationTimestamp")) or _now()

@@ -1,0 +1,155 @@
+"""Failure detection: how fast a killed run worker, code server or agent is noticed and handled.
+
+1. kill -9 a run worker        -> the run is FAILURE in the control plane
+2. kill -9 the code server     -> a replacement is LOADED in the control plane
+3. kill -9 the agent mid-run   -> a replica resumes supervision (measured as: the worker is then killed
+                                  too, and the replica reports FAILURE)
+
+    .venv/bin/python bench/failure_detection.py [--trials 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.stack_helpers import LOCATION, bench_stack, say, summary
+from contracts.api import LaunchRunResponse, LocationView, RunView
+from contracts.runs import RunRequest
+from longshoreman.cli.api_client import ApiClient
+from longshoreman.dev.stack import DevStack
+from longshoreman.dev.temporal_server import free_port
+
+POLL_S = 0.01
+
+
+def pid_in(state_dir: Path, kind: str, name: str, timeout_s: float = 30) -> int:
+    """Pid the process launcher recorded for a server or worker."""
+    path = state_dir / kind / name / "pid.json"
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no pid for {name}")
+        time.sleep(POLL_S)
+    return int(json.loads(path.read_text())["pid"])
+
+
+def start_run(client: ApiClient) -> str:
+    """Launch a long nap and wait until it is STARTED."""
+    body = RunRequest(location=LOCATION, job="nap", config={"seconds": 300})
+    run_id = client.send("POST", "/api/runs", body, LaunchRunResponse).run.id
+    wait_status(client, run_id, {"STARTED"}, 60)
+    return run_id
+
+
+def wait_status(client: ApiClient, run_id: str, statuses: set[str], timeout_s: float) -> RunView:
+    """Poll a run until its status is in `statuses`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        run = client.get(f"/api/runs/{run_id}", RunView)
+        if run.status in statuses:
+            return run
+        if time.monotonic() > deadline:
+            raise SystemExit(f"run {run_id} still {run.status} after {timeout_s:.0f} s")
+        time.sleep(POLL_S)
+
+
+def killed_worker(stack: DevStack, client: ApiClient) -> float:
+    """Seconds from kill -9 of a run worker to FAILURE in the control plane."""
+    run_id = start_run(client)
+    pid = pid_in(stack.agent_state_dir, "runs", f"run-{run_id}-a1")
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    wait_status(client, run_id, {"FAILURE"}, 60)
+    return time.monotonic() - t0
+
+
+def killed_server(stack: DevStack, client: ApiClient) -> float:
+    """Seconds from kill -9 of the code server to a replacement LOADED in the control plane."""
+    before = client.get(f"/api/locations/{LOCATION}", LocationView)
+    assert before.server is not None
+    pid = pid_in(stack.agent_state_dir, "servers", before.server)
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    while True:
+        view = client.get(f"/api/locations/{LOCATION}", LocationView)
+        if view.status == "LOADED" and view.server != before.server:
+            elapsed = time.monotonic() - t0
+            break
+        if time.monotonic() - t0 > 120:
+            raise SystemExit("no replacement server within 120 s")
+        time.sleep(POLL_S)
+    # Let the crash-loop backoff see a stable server before the next trial.
+    time.sleep(1)
+    return elapsed
+
+
+def killed_agent(stack: DevStack, client: ApiClient) -> float:
+    """Seconds from kill -9 of the supervising agent until a replica has taken over and noticed the worker die."""
+    run_id = start_run(client)
+    replica = start_replica(stack)
+    try:
+        time.sleep(1.0)  # the replica polls the task queue
+        original = stack.processes["agent"].popen
+        t0 = time.monotonic()
+        original.kill()
+        original.wait()
+        os.kill(pid_in(stack.agent_state_dir, "runs", f"run-{run_id}-a1"), signal.SIGKILL)
+        wait_status(client, run_id, {"FAILURE"}, 120)
+        elapsed = time.monotonic() - t0
+    finally:
+        # The replica becomes the stack's agent for the next trial; the killed one is gone.
+        stack.processes["agent"].popen = replica
+    return elapsed
+
+
+def start_replica(stack: DevStack) -> subprocess.Popen[bytes]:
+    """A second agent on the same task queue and state directory, as a replica on the same host would be."""
+    original = stack.processes["agent"].popen
+    env = _environ(original.pid)
+    env["LONGSHOREMAN_METRICS_ADDRESS"] = f"127.0.0.1:{free_port()}"  # the original holds its port
+    with open(stack.logs_dir / "agent-replica.log", "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--trials", type=int, default=20)
+    args = parser.parse_args(argv)
+    results: dict[str, list[float]] = {"worker": [], "server": [], "agent": []}
+    with bench_stack() as stack, stack.client(timeout_s=30) as client:
+        for i in range(args.trials):
+            results["worker"].append(killed_worker(stack, client))
+            results["server"].append(killed_server(stack, client))
+            say(
+                f"trial {i + 1}/{args.trials}: worker {results['worker'][-1]:.2f} s, server {results['server'][-1]:.2f} s"
+            )
+        for i in range(max(1, args.trials // 4)):
+            results["agent"].append(killed_agent(stack, client))
+            say(f"agent trial {i + 1}: {results['agent'][-1]:.2f} s")
+        for proc in stack.processes.values():
+            if proc.alive():
+                proc.popen.send_signal(signal.SIGTERM)
+    print("failure detection (kill -9), process launcher")
+    print(f"  run worker killed -> FAILURE         {summary(results['worker'])}")
+    print(f"  code server killed -> new LOADED     {summary(results['server'])}")
+    print(f"  agent killed -> replica resumes      {summary(results['agent'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""What the recorded histories in tests/histories/ are: one per workflow path, and the TEST-ONLY key they use.
+
+scripts/record_histories.py writes them from real runs; tests/workflows/test_replay_histories.py replays them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contracts.codec import KeyRing
+
+HISTORY_DIR = Path(__file__).resolve().parents[1] / "histories"
+# Committed on purpose (TEST-ONLY, protects nothing): CI must decrypt the recorded payloads to replay them.
+KEY_FILE = HISTORY_DIR / "TEST_ONLY_encryption_key.txt"
+# Put in a location's env while recording: it must appear in no recorded file (payloads are encrypted).
+SECRET_MARKER = "hist-secret-5bd1e0c2"
+
+RUN_SCENARIOS = (
+    "run_success",
+    "run_failure",
+    "run_cancel",
+    "run_start_timeout",
+    "run_max_runtime",
+    "run_retry_infra_attempt_2",
+    "run_agent_restart",
+)
+LOCATION_SCENARIOS = (
+    "location_serving_runs_across_agent_restart",
+    "location_crash_restart",
+    "location_crash_loop",
+    "location_redeploy",
+    "location_halted_then_redeploy",
+    "location_continue_as_new_first_run",
+    "location_continue_as_new_second_run",
+    "location_stop",
+)
+SCENARIOS = RUN_SCENARIOS + LOCATION_SCENARIOS
+
+
+def history_file(scenario: str) -> Path:
+    """Where a scenario's history lives."""
+    return HISTORY_DIR / f"{scenario}.json"
+
+
+def recording_keyring() -> KeyRing:
+    """The TEST-ONLY key ring the histories were recorded with."""
+    return KeyRing.parse(KEY_FILE.read_text())
