@@ -103,3 +103,93 @@ def kube() -> Iterator[object]:
     from tests.support.kube import kube_server
 
     yield from kube_server()
+
+
+# ---- docker launcher: a real engine (scripts/docker/, `make docker-up`) ------------------------------------
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[object]:
+    """The local Docker engine with the test images; CI=true: a missing engine fails, elsewhere tests skip."""
+    import os
+
+    from tests.support.docker_stack import HOW_TO_START, engine, engine_problem
+
+    problem = engine_problem()
+    if problem is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{problem}; CI=true needs the docker tests to run: {HOW_TO_START}", pytrace=False)
+        pytest.skip(f"{problem}: {HOW_TO_START}")
+    client = engine()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def docker_control_plane(
+    temporal_server: TemporalDevServer, docker_engine: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ControlPlane]:
+    """A control plane that containers can reach: it listens on every interface (the agent still uses loopback),
+    and run containers reach it through the bridge gateway as host.docker.internal."""
+    plane = ControlPlane.start(
+        temporal_server.address,
+        tmp_path_factory.mktemp("docker-controlplane"),
+        extra_env={"LONGSHOREMAN_HOST": "0.0.0.0"},
+    )
+    yield plane
+    plane.stop()
+
+
+@pytest.fixture
+def docker_agent(
+    temporal_server: TemporalDevServer,
+    docker_control_plane: ControlPlane,
+    docker_engine: object,
+    unique: str,
+    tmp_path: Path,
+) -> Iterator[AgentProcess]:
+    """An agent with the process and docker launchers, its own agent name (so its own containers), a quick cleanup."""
+    from urllib.parse import urlsplit
+
+    from tests.support.docker_stack import remove_agent_objects
+
+    name = f"t{unique}"
+    port = urlsplit(docker_control_plane.url).port
+    process = AgentProcess(
+        temporal_address=temporal_server.address,
+        control_plane_url=docker_control_plane.url,
+        agent_token=docker_control_plane.create_agent_token(f"docker-{unique}"),
+        task_queue=f"queue-{unique}",
+        state_dir=tmp_path / "agent-state",
+        log_file=tmp_path / "agent.log",
+        extra_env={
+            "LONGSHOREMAN_LAUNCHERS": '["process","docker"]',
+            "LONGSHOREMAN_DOCKER__AGENT_NAME": name,
+            "LONGSHOREMAN_DOCKER__CONTROL_PLANE_URL": f"http://host.docker.internal:{port}",
+            "LONGSHOREMAN_DOCKER__CLEANUP_INTERVAL_S": "1",
+            "LONGSHOREMAN_DOCKER__ORPHAN_GRACE_S": "2",
+        },
+    ).start()
+    yield process
+    process.stop()
+    remove_agent_objects(docker_engine, name)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def docker_stack(
+    docker_control_plane: ControlPlane, docker_agent: AgentProcess, docker_engine: object, unique: str
+) -> Iterator[object]:
+    """Control plane + agent whose specs use the docker launcher (tests/support/docker_stack.py)."""
+    from tests.support.docker_stack import DockerStack
+
+    with docker_control_plane.client() as client:
+        stack = DockerStack(
+            client=client,
+            agent=docker_agent,
+            queue=docker_agent.task_queue,
+            prefix=unique[:6],
+            engine=docker_engine,  # type: ignore[arg-type]
+            agent_name=f"t{unique}",
+        )
+        yield stack
+        stack.remove_all()

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from contracts.api import LocationList, LocationView, RedeployBody
+from contracts.api import LocationEventList, LocationList, LocationView, RedeployBody
 from contracts.locations import LocationSpec
 from contracts.statuses import LocationStatus
 from longshoreman.cli.api_client import ApiClient, CliError, connect
@@ -161,6 +161,24 @@ def show(name: str, as_json: JsonOpt = False) -> None:
         props = job.config_schema.get("properties", {})
         config = ", ".join(props) if isinstance(props, dict) and props else "-"
         table.add_row(escape(job.name), escape(job.description), escape(config))
+    console.print(table)
+
+
+@app.command("events")
+def events(name: str, as_json: JsonOpt = False) -> None:
+    """Show a code location's history: starts, crashes, restarts, redeploys, stops."""
+    with connect() as client:
+        result = client.get(f"/api/locations/{name}/events", LocationEventList)
+    if as_json:
+        print_json(result)
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("TIME", "STATUS", "GEN", "SERVER", "MESSAGE"):
+        table.add_column(column, overflow="fold")
+    for event in result.events:
+        table.add_row(
+            when(event.time), styled(event.status), str(event.generation), event.server or "-", escape(event.message)
+        )
     console.print(table)
 
 

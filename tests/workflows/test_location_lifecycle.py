@@ -171,3 +171,15 @@ def test_a_removed_location_can_be_added_again(stack: Stack) -> None:
     assert response.status_code == 201, response.text
     view = stack.wait_location(spec["name"], {"LOADED"})
     assert alive(stack.server_pid(view["server"]))
+
+
+def test_location_events_command_prints_the_history(stack: Stack, control_plane) -> None:  # type: ignore[no-untyped-def]
+    from tests.longshoreman.cli.helpers import Cli, one_error_line
+
+    spec = stack.spec("hist")
+    stack.add_location(spec)
+    cli = Cli(control_plane.url, control_plane.admin_token)
+    result = cli("location", "events", spec["name"])
+    assert result.exit_code == 0, result.output
+    assert "STARTING" in result.stdout and "LOADED" in result.stdout and f"{spec['name']}-g1-i1" in result.stdout
+    assert "does not exist" in one_error_line(cli("location", "events", "no-such-location"))

@@ -24,6 +24,7 @@ from activities.launchers.base import LaunchError, Phase, ProcessView, TokenSour
 from activities.launchers.kubernetes import manifests, reasons
 from activities.launchers.kubernetes.api import MERGE_PATCH, ApiError, KubeApi
 from activities.launchers.kubernetes.settings import KubernetesLauncherSettings
+from activities.launchers.kubernetes.wakeups import Wakeups
 from activities.launchers.kubernetes.watcher import WatchCache, WatchedKind, Watcher
 from contracts.agent import LaunchRunInput, StopResult
 from contracts.handles import ServerHandle, WorkerHandle
@@ -31,7 +32,6 @@ from contracts.locations import LauncherKind, LocationSpec
 
 log = logging.getLogger("longshoreman.kubernetes")
 Body = dict[str, Any]
-REEVALUATE_S = 1.0  # waits also wake this often: grace periods end without an event
 STOP_EXTRA_S = 10.0  # after the grace period, how long a stop waits for the pods to be gone
 SWEEP_S = 3600.0
 MAX_VERDICTS = 10_000
@@ -48,10 +48,9 @@ class KubernetesLauncher:
         self.settings = settings
         self._control_plane_url = settings.control_plane_url or control_plane_url
         self._api = api or KubeApi(settings)
-        self._cache = WatchCache(settings.agent_name, on_change=self._changed)
+        self._wakeups = Wakeups()
+        self._cache = WatchCache(settings.agent_name, on_change=self._wakeups.notify)
         self._watcher: Watcher | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._verdicts: OrderedDict[str, ProcessView] = OrderedDict()  # fail-fast verdicts of removed Jobs
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -98,7 +97,9 @@ class KubernetesLauncher:
         if not found:
             return StopResult(stopped=True, detail="already gone")
         # Foreground deletion keeps the Deployment until its pods are gone: its disappearance means stopped.
-        gone = await self._wait(obj, lambda: self._cache.observe("Deployment", namespace, obj).owner is None, grace_s)
+        gone = await self._wakeups.until(
+            obj, lambda: self._cache.observe("Deployment", namespace, obj).owner is None, grace_s + STOP_EXTRA_S
+        )
         detail = "deleted the Deployment and Service" + ("" if gone else "; pods still terminating")
         return StopResult(stopped=True, detail=detail)
 
@@ -106,7 +107,7 @@ class KubernetesLauncher:
         """The server's view once it has ended (woken by watch events), or its current view after `timeout_s`."""
         self._start()
         obj = _server_ref(handle)[1]
-        return await self._wait_view(obj, lambda: self.server_state(handle), ENDED, timeout_s)
+        return await self._wakeups.until_view(obj, lambda: self.server_state(handle), ENDED, timeout_s)
 
     # ---- run workers ----------------------------------------------------------------------
 
@@ -160,7 +161,7 @@ class KubernetesLauncher:
     async def wait_worker(self, handle: WorkerHandle, phases: frozenset[Phase], timeout_s: float) -> ProcessView:
         """The worker's view once its phase is in `phases` (woken by watch events), or after `timeout_s`."""
         self._start()
-        return await self._wait_view(handle.name, lambda: self.worker_state(handle), phases, timeout_s)
+        return await self._wakeups.until_view(handle.name, lambda: self.worker_state(handle), phases, timeout_s)
 
     async def stop_worker(self, run_id: str, attempt: int, grace_s: float) -> StopResult:
         """Refuse later launches of the attempt, then delete its pod (with the grace period) and Job."""
@@ -174,8 +175,9 @@ class KubernetesLauncher:
             await self._delete(api.core.delete_namespaced_secret, name, namespace)
         if not found:
             return StopResult(stopped=False, detail="no Job: never started (a later launch is refused)")
-        gone = await self._wait(
-            name, lambda: not any(self._cache.pods(ns, name) for ns in self.settings.namespaces()), grace_s
+        namespaces = self.settings.namespaces()
+        gone = await self._wakeups.until(
+            name, lambda: not any(self._cache.pods(ns, name) for ns in namespaces), grace_s + STOP_EXTRA_S
         )
         return StopResult(stopped=True, detail="deleted the Job" + ("" if gone else "; its pod is still terminating"))
 
@@ -242,7 +244,7 @@ class KubernetesLauncher:
     def _start(self) -> KubeApi:
         """Start the watches on first use (they need the running loop to wake waiters)."""
         if self._watcher is None:
-            self._loop = asyncio.get_running_loop()
+            self._wakeups.bind(asyncio.get_running_loop())
             api = self._api
             kinds = [
                 WatchedKind("Deployment", api.apps.list_namespaced_deployment),
@@ -346,63 +348,6 @@ class KubernetesLauncher:
             grace_period_seconds=grace,
             propagation_policy="Background",
         )
-
-    async def _wait(self, name: str, done: Callable[[], bool], grace_s: float) -> bool:
-        """Wait, woken by watch events about `name`, until `done()`; False after the grace period + a margin."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace_s + STOP_EXTRA_S
-        while not done():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            changed = self._waiter(name)
-            try:
-                if not done():
-                    await asyncio.wait({changed}, timeout=min(remaining, REEVALUATE_S))
-            finally:
-                self._drop_waiter(name, changed)
-        return True
-
-    async def _wait_view(
-        self, name: str, observe: Callable[[], Awaitable[ProcessView]], phases: frozenset[Phase], timeout_s: float
-    ) -> ProcessView:
-        """`observe()` once its phase is in `phases`, re-evaluated on every watch event about `name`."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while True:
-            changed = self._waiter(name)  # before observing: a change in between must not be missed
-            try:
-                view = await observe()
-                remaining = deadline - loop.time()
-                if view.phase in phases or remaining <= 0:
-                    return view
-                await asyncio.wait({changed}, timeout=min(remaining, REEVALUATE_S))
-            finally:
-                self._drop_waiter(name, changed)
-
-    def _waiter(self, name: str) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(name, set()).add(future)
-        return future
-
-    def _drop_waiter(self, name: str, future: asyncio.Future[None]) -> None:
-        waiters = self._waiters.get(name)
-        if waiters is not None:
-            waiters.discard(future)
-            if not waiters:
-                del self._waiters[name]
-
-    def _changed(self, name: str) -> None:
-        """Called by watch threads: wake whoever waits on `name`, on the loop's thread."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(self._wake, name)
-
-    def _wake(self, name: str) -> None:
-        for future in self._waiters.get(name, set()):
-            if not future.done():
-                future.set_result(None)
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)

@@ -78,6 +78,9 @@ class WatchCache:
                         del self._pods[owner]
                 for item in items:
                     changed.add(self._put_pod(namespace, item))
+                present = {name for (ns, _), pods in self._pods.items() if ns == namespace for name in pods}
+                for key in [k for k in self._waiting if k[0] == namespace and k[1] not in present]:
+                    del self._waiting[key]
             else:
                 for key in [key for key in self._owners if key[:2] == (kind, namespace)]:
                     changed.add(key[2])
