@@ -31,7 +31,7 @@ from temporalio.client import Client  # noqa: E402
 from temporalio.common import SearchAttributePair, TypedSearchAttributes  # noqa: E402
 
 from contracts import search_attributes as attributes  # noqa: E402
-from contracts.agent import LocationState, RedeployRequest, RedeployResult, SupervisionSettings  # noqa: E402
+from contracts.agent import LocationState, RedeployRequest, RedeployResult  # noqa: E402
 from contracts.locations import LocationSpec  # noqa: E402
 from contracts.temporal import data_converter  # noqa: E402
 from longshoreman.dev.temporal_server import TemporalDevServer  # noqa: E402
@@ -153,8 +153,8 @@ def record_locations(stack: Stack, recorded: Recorded) -> None:
 
 async def record_continue_as_new(stack: Stack, client: Client, recorded: Recorded) -> None:
     """A location whose history passes the limit: the first run continues as new, the second one is stopped."""
-    spec = LocationSpec.model_validate(stack.spec("can"))
-    state = LocationState(spec=spec, supervision=SupervisionSettings(max_history_events=100))
+    spec = LocationSpec.model_validate(stack.spec("can", supervision={"max_history_events": 100}))
+    state = LocationState(spec=spec)
     search = TypedSearchAttributes(
         [
             SearchAttributePair(attributes.LOCATION, spec.name),

@@ -34,7 +34,7 @@ SHIM = Path(__file__).with_name("process_shim.py")
 # Only these of the agent's variables reach user processes: never the agent's token or settings.
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "USER")
 PID_WAIT_S = 10.0
-STARTED_POLL_S = 0.05
+STARTED_POLL_S = 0.02
 ORPHAN_POLL_S = 1.0
 Prepare = Callable[[], Awaitable[tuple[list[str], dict[str, str], dict[str, Any]]]]
 ADOPT_WAIT_S = 3.0
@@ -168,8 +168,7 @@ class ProcessLauncher:
             if view.phase in phases or remaining <= 0:
                 return view
             info = read_json(directory / "pid.json")
-            if (view.phase is Phase.PENDING and Phase.RUNNING in phases) or info is None:
-                # Only a worker that is starting is polled: the job marks itself started with a file.
+            if info is None:
                 await asyncio.sleep(min(STARTED_POLL_S, remaining))
                 continue
             exited = self._exits.exited(int(info["shim_pid"]), int(info["shim_start_ticks"]))
@@ -177,10 +176,13 @@ class ProcessLauncher:
                 # The shim is gone but the worker lives on (someone killed the shim): nothing to wait on, poll.
                 await asyncio.sleep(min(ORPHAN_POLL_S, remaining))
                 continue
-            try:
-                await asyncio.wait_for(asyncio.shield(exited), remaining)
-            except TimeoutError:
-                return await self.worker_state(handle)
+            # A starting worker marks itself started with a file, so that phase is polled (briefly); an exit
+            # wakes us at once through the shim's pidfd either way.
+            starting = view.phase is Phase.PENDING and Phase.RUNNING in phases
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.shield(exited), min(STARTED_POLL_S, remaining) if starting else remaining
+                )
 
     async def stop_worker(self, run_id: str, attempt: int, grace_s: float) -> StopResult:
         """Stop one attempt's worker; a later launch of that attempt is refused."""

@@ -235,6 +235,10 @@ class Cluster:
         }
         self.core.create_namespaced_event(self.namespace, event)
 
+    def delete_pod(self, name: str) -> None:
+        """What a node failure or an administrator's `kubectl delete pod` does."""
+        self.core.delete_namespaced_pod(name, self.namespace)
+
     def delete_deployment(self, name: str) -> None:
         """What an administrator's `kubectl delete` does."""
         self.apps.delete_namespaced_deployment(name, self.namespace)

@@ -171,5 +171,6 @@ async def test_run_history_stays_small_however_long_the_run(stack: Stack, tempor
     assert stack.wait_run(long)["status"] == "SUCCESS"
     sizes = [len((await temporal_client.get_workflow_handle(f"run:{r}").fetch_history()).events) for r in (short, long)]
     # Supervision heartbeats instead of writing history: no event per poll, so duration adds nothing.
-    assert sizes[1] <= 40, sizes
+    # (44: three of the events are the LongshoremanRunStatus search-attribute updates.)
+    assert sizes[1] <= 44, sizes
     assert sizes[1] <= sizes[0] + 6, sizes

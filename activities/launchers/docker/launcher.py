@@ -306,6 +306,9 @@ class DockerLauncher:
         if self.settings.server_access == "container-name":
             return f"http://{state.name}:{port}"
         published = state.ports.get(f"{port}/tcp")
+        if published is None and state.ended:
+            # It died at once (e.g. its command does not exist): no port, and await_healthy reports the exit.
+            return f"http://{self.settings.publish_host}:0"
         if published is None:
             raise LaunchError(f"container {state.name} has no published port for {port}/tcp", final=False)
         return f"http://{self.settings.publish_host}:{published}"

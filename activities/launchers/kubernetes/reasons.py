@@ -41,6 +41,8 @@ class Observed:
     pods: list[Body] = field(default_factory=list)
     events: dict[str, list[Body]] = field(default_factory=dict)  # by involved object name
     waiting_since: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)  # (pod, container)
+    pods_gone_since: float | None = None  # monotonic time its last pod disappeared (None: has pods, or never had)
+    ran: bool = False  # a container of it was seen running at some point (its pod may be gone since)
 
 
 @dataclass
@@ -70,7 +72,7 @@ def worker_view(obs: Observed, clock: Clock, settings: KubernetesLauncherSetting
         message = f"the Job no longer exists (deleted, or removed {settings.job_ttl_s} s after it finished)"
         return Verdict(ProcessView(phase=Phase.LOST, message=message))
     pods = _live_pods(obs.pods)
-    started = any(_has_run(pod) for pod in obs.pods) or _condition(job, "Complete") is not None
+    started = obs.ran or any(has_run(pod) for pod in obs.pods) or _condition(job, "Complete") is not None
     for pod in obs.pods:
         ended = _pod_ended(pod, obs, restarting=False)
         if ended is not None:
@@ -88,6 +90,9 @@ def worker_view(obs: Observed, clock: Clock, settings: KubernetesLauncherSetting
         return Verdict(ProcessView(phase=Phase.LOST, started=started, message=detail))
     if any(_running(pod) for pod in pods):
         return Verdict(ProcessView(phase=Phase.RUNNING, started=True))
+    if _vanished(obs, clock, settings):
+        message = _attach("the Job's pod vanished (deleted, or its node went away) and was not replaced", None, obs)
+        return Verdict(ProcessView(phase=Phase.LOST, started=started, message=message))
     for pod in pods:
         stuck = _stuck(pod, obs, clock, settings, start_timeout_s)
         if stuck is not None:
@@ -109,6 +114,9 @@ def server_view(
     pods = _live_pods(obs.pods)
     if (deployment.get("status") or {}).get("readyReplicas", 0) >= 1 or any(_ready(pod) for pod in pods):
         return ProcessView(phase=Phase.RUNNING, started=True)
+    if _vanished(obs, clock, settings):
+        cause = f"every pod of the Deployment vanished and none came back within {settings.missing_grace_s:g} s"
+        return ProcessView(phase=Phase.LOST, message=_attach(cause, None, obs))
     verdicts: list[ProcessView] = []
     for pod in pods:
         ended = _pod_ended(pod, obs, restarting=True)
@@ -141,11 +149,11 @@ def _pod_ended(pod: Body, obs: Observed, restarting: bool) -> ProcessView | None
     status = pod.get("status") or {}
     if status.get("reason") == "Evicted":
         message = _attach(f"Evicted: {status.get('message', 'the node ran short of resources')}", pod, obs)
-        return ProcessView(phase=Phase.LOST, started=_has_run(pod), message=message)
+        return ProcessView(phase=Phase.LOST, started=has_run(pod), message=message)
     disruption = _condition(pod, "DisruptionTarget")
     if disruption is not None and status.get("phase") == "Failed":
         cause = f"{disruption.get('reason', 'Disrupted')}: {disruption.get('message', '')}"
-        return ProcessView(phase=Phase.LOST, started=_has_run(pod), message=_attach(cause, pod, obs))
+        return ProcessView(phase=Phase.LOST, started=has_run(pod), message=_attach(cause, pod, obs))
     container = main_container(pod)
     if container is None:
         return None
@@ -221,6 +229,12 @@ def _pending(pods: list[Body], obs: Observed) -> str:
     return f"pod {_name(pod)} is {(pod.get('status') or {}).get('phase', 'Pending')}"
 
 
+def _vanished(obs: Observed, clock: Clock, settings: KubernetesLauncherSettings) -> bool:
+    """It had pods, has none now, and no controller replaced them within the grace period."""
+    gone = obs.pods_gone_since
+    return not obs.pods and gone is not None and clock.now - gone >= settings.missing_grace_s
+
+
 # ---- attachments -------------------------------------------------------------------------------
 
 
@@ -292,7 +306,7 @@ def _ready(pod: Body) -> bool:
     return _condition(pod, "Ready") is not None
 
 
-def _has_run(pod: Body) -> bool:
+def has_run(pod: Body) -> bool:
     """The container got as far as running at some point."""
     container = main_container(pod) or {}
     state, last = container.get("state") or {}, container.get("lastState") or {}

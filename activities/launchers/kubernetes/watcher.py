@@ -22,7 +22,7 @@ from typing import Any
 from kubernetes.watch.watch import iter_resp_lines
 
 from activities.launchers.kubernetes import manifests
-from activities.launchers.kubernetes.reasons import STUCK_REASONS, Observed
+from activities.launchers.kubernetes.reasons import STUCK_REASONS, Observed, has_run
 from activities.launchers.kubernetes.settings import KubernetesLauncherSettings
 
 log = logging.getLogger("longshoreman.kubernetes.watch")
@@ -53,6 +53,8 @@ class WatchCache:
         self._pods: dict[tuple[str, str], dict[str, Body]] = {}  # (namespace, owner name) -> pod name -> pod
         self._events: OrderedDict[tuple[str, str], deque[Body]] = OrderedDict()  # (namespace, object name)
         self._waiting: dict[tuple[str, str, str], tuple[str, float]] = {}  # (namespace, pod, container)
+        self._emptied: dict[tuple[str, str], float] = {}  # (namespace, owner) -> when its last pod went
+        self._ran: set[tuple[str, str]] = set()  # (namespace, owner) whose container was seen running
         self._synced: set[tuple[str, str]] = set()
         self._expected: set[tuple[str, str]] = set()
         self._on_change = on_change or (lambda name: None)
@@ -72,12 +74,14 @@ class WatchCache:
                 for item in items:
                     self._add_event(namespace, item)
             elif kind == "Pod":
-                for owner in list(self._pods):
-                    if owner[0] == namespace:
-                        changed.add(owner[1])
-                        del self._pods[owner]
+                before = {owner for owner in self._pods if owner[0] == namespace}
+                for owner in before:
+                    changed.add(owner[1])
+                    del self._pods[owner]
                 for item in items:
                     changed.add(self._put_pod(namespace, item))
+                for owner in before - set(self._pods):
+                    self._emptied.setdefault(owner, time.monotonic())
                 present = {name for (ns, _), pods in self._pods.items() if ns == namespace for name in pods}
                 for key in [k for k in self._waiting if k[0] == namespace and k[1] not in present]:
                     del self._waiting[key]
@@ -102,6 +106,8 @@ class WatchCache:
                 changed = self._drop_pod(namespace, obj) if event_type == "DELETED" else self._put_pod(namespace, obj)
             elif event_type == "DELETED":
                 changed = name if self._owners.pop((kind, namespace, name), None) is not None else ""
+                self._emptied.pop((namespace, name), None)
+                self._ran.discard((namespace, name))
             else:
                 changed = self._put_owner(kind, namespace, obj)
         self._notify({changed})
@@ -126,6 +132,9 @@ class WatchCache:
             return ""
         name = pod["metadata"]["name"]
         self._pods.setdefault((namespace, owner), {})[name] = pod
+        self._emptied.pop((namespace, owner), None)
+        if has_run(pod):
+            self._ran.add((namespace, owner))
         # Grace periods of stuck containers count from the moment we first saw them stuck.
         for container in (pod.get("status") or {}).get("containerStatuses") or []:
             key = (namespace, name, container.get("name", ""))
@@ -145,6 +154,7 @@ class WatchCache:
             pods.pop(name, None)
             if not pods:
                 del self._pods[(namespace, owner)]
+                self._emptied[(namespace, owner)] = time.monotonic()
         for key in [key for key in self._waiting if key[:2] == (namespace, name)]:
             del self._waiting[key]
         return str(owner)
@@ -189,7 +199,9 @@ class WatchCache:
                 if ns == namespace and pod_name in involved
             }
             synced = bool(self._expected) and self._expected <= self._synced
-        return Observed(synced=synced, owner=owner, pods=pods, events=events, waiting_since=waiting)
+            gone = self._emptied.get((namespace, name))
+            ran = (namespace, name) in self._ran
+        return Observed(synced, owner, pods, events, waiting_since=waiting, pods_gone_since=gone, ran=ran)
 
     def pods(self, namespace: str, name: str) -> list[Body]:
         """The pods of server or worker `name`."""

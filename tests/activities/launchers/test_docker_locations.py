@@ -19,7 +19,9 @@ def server_url(stack: DockerStack, server: str) -> str:
     return f"http://127.0.0.1:{container.ports['4000/tcp'][0]['HostPort']}"
 
 
-def test_location_runs_as_a_labelled_container_with_its_limits_and_serves_definitions(docker_stack: DockerStack) -> None:
+def test_location_runs_as_a_labelled_container_with_its_limits_and_serves_definitions(
+    docker_stack: DockerStack,
+) -> None:
     spec = docker_stack.spec(resources={"cpu": 0.5, "memory": "256Mi"}, docker={"labels": {"team": "data"}})
     view = docker_stack.add_location(spec)
     assert {job["name"] for job in view["definitions"]["jobs"]} >= {"greet", "fail", "sleepy", "count"}

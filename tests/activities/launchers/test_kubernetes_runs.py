@@ -239,6 +239,17 @@ async def test_a_run_unschedulable_past_its_start_timeout_is_lost_with_the_sched
     assert f"recent events: Warning FailedScheduling: {reason}" in view.message
 
 
+async def test_a_run_whose_pod_vanishes_is_lost(
+    make_launcher: Callable[..., KubernetesLauncher], cluster: Cluster, unique: str
+) -> None:
+    launcher = make_launcher()
+    handle, pod = await started_pod(launcher, cluster, unique)
+    cluster.delete_pod(pod)
+    view = await launcher.wait_worker(handle, ENDED, 10)
+    assert view.phase is Phase.LOST and view.started
+    assert view.message.startswith("the Job's pod vanished (deleted, or its node went away) and was not replaced")
+
+
 async def test_cancel_deletes_the_pod_job_and_token_and_refuses_a_later_launch_of_the_attempt(
     make_launcher: Callable[..., KubernetesLauncher], cluster: Cluster, unique: str
 ) -> None:

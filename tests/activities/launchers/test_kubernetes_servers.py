@@ -145,6 +145,23 @@ async def test_a_deployment_deleted_behind_the_agents_back_is_lost(
     assert view.phase is Phase.LOST and view.message == "the Deployment no longer exists"
 
 
+async def test_a_server_whose_pods_vanish_and_are_not_replaced_is_lost(
+    make_launcher: Callable[..., KubernetesLauncher], cluster: Cluster
+) -> None:
+    launcher = make_launcher()
+    handle = await launcher.launch_server(location(), 1, 1)
+    deployment = cluster.deployment(handle.name)
+    assert deployment is not None
+    pod = cluster.create_pod(deployment)
+    cluster.pod_status(pod, running(SERVER))
+    assert (await _wait_until(launcher, handle, frozenset({Phase.RUNNING}))).phase is Phase.RUNNING
+    cluster.event("ReplicaSet", handle.name, "FailedCreate", 'pods "sales" is forbidden: exceeded quota')
+    cluster.delete_pod(pod)
+    view = await launcher.wait_server_end(handle, 10)
+    assert view.phase is Phase.LOST
+    assert view.message.startswith("every pod of the Deployment vanished and none came back within 0.5 s")
+
+
 async def test_redeploy_runs_two_generations_side_by_side_and_stopping_the_old_removes_only_it(
     make_launcher: Callable[..., KubernetesLauncher], cluster: Cluster
 ) -> None:
