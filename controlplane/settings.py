@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from contracts.codec import KeyRing, load_keyring
+from contracts.settings_files import sources_with_yaml_file
 
 ENV_PREFIX = "LONGSHOREMAN_"
-CONFIG_FILE_ENV = f"{ENV_PREFIX}CONFIG_FILE"
 
 
 class ControlPlaneSettings(BaseSettings):
@@ -66,12 +60,4 @@ class ControlPlaneSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Constructor arguments, then environment, then the YAML file named by LONGSHOREMAN_CONFIG_FILE."""
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get(CONFIG_FILE_ENV)
-        if config_file:
-            path = Path(config_file)
-            # pydantic-settings silently skips a missing file; a typo in the path must not go unnoticed.
-            if not path.is_file():
-                raise FileNotFoundError(f"{CONFIG_FILE_ENV} points to {path}, which is not a file")
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
-        return tuple(sources)
+        return sources_with_yaml_file(settings_cls, init_settings, env_settings)

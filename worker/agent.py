@@ -107,8 +107,8 @@ def main() -> None:
     try:
         settings = AgentSettings()
         settings.keyring()
-    except ValueError as err:  # KeyConfigError too: an agent that cannot encrypt must not start
-        print(f"longshoreman agent: invalid settings: {err}", file=sys.stderr)
+    except (ValueError, OSError) as err:  # KeyConfigError too: an agent that cannot encrypt must not start
+        print(f"longshoreman agent: invalid settings: {' '.join(str(err).split())}", file=sys.stderr)
         sys.exit(2)
     configure_logging(settings.log_level, settings.log_format, [observability.LogContextFilter()])
     if settings.log_level.lower() != "debug":

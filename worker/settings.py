@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -14,6 +13,7 @@ from activities.launchers.docker.settings import DockerLauncherSettings
 from activities.launchers.kubernetes.settings import KubernetesLauncherSettings
 from contracts.codec import KeyRing, load_keyring
 from contracts.locations import LauncherKind
+from contracts.settings_files import sources_with_yaml_file
 
 
 def _process_only() -> list[LauncherKind]:
@@ -26,7 +26,6 @@ class AgentSettings(BaseSettings):
     # Nested launcher settings come from e.g. LONGSHOREMAN_DOCKER__NETWORK.
     model_config = SettingsConfigDict(env_prefix="LONGSHOREMAN_", extra="ignore", env_nested_delimiter="__")
 
-    config_file: Path | None = Field(default=None, description="Optional YAML file with these settings.")
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "longshoreman"
@@ -67,26 +66,4 @@ class AgentSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Init arguments win, then the environment, then the YAML file named by LONGSHOREMAN_CONFIG_FILE."""
-        return (init_settings, env_settings, YamlFileSource(settings_cls, env_settings))
-
-
-class YamlFileSource(PydanticBaseSettingsSource):
-    """Settings from the YAML file whose path the environment gives as config_file."""
-
-    def __init__(self, settings_cls: type[BaseSettings], env: PydanticBaseSettingsSource) -> None:
-        super().__init__(settings_cls)
-        self._env = env
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        """Unused: __call__ returns the whole file at once."""
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        """The file's mapping, or nothing when no file is configured."""
-        path = self._env().get("config_file")
-        if not path:
-            return {}
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of settings")
-        return data
+        return sources_with_yaml_file(settings_cls, init_settings, env_settings)
