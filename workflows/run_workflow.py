@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from contracts.agent import (
@@ -29,6 +29,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows import options, search
     from workflows.errors import cause_of
 
+# Workflow change (see README "Replay and workflow changes"): a cancel no longer overrides an outcome the run
+# worker reached by itself, and a cancel during the launch is a cancel, not a launch failure.
+CANCEL_FOLLOWS_EXIT = "cancel-follows-worker-exit"
+# After a cancel stopped the worker, how long supervision may take to return the worker's exit status.
+EXIT_AFTER_STOP = timedelta(seconds=30)
+
 
 @workflow.defn(name=RUN_WORKFLOW)
 class RunWorkflow:
@@ -39,6 +45,7 @@ class RunWorkflow:
         self._status = RunStatus.QUEUED
         self._reports: list[asyncio.Task[None]] = []
         self._watch: asyncio.Task[Any] | None = None
+        self._handle: WorkerHandle | None = None
 
     @workflow.query(name="status")
     def status(self) -> RunStatus:
@@ -61,8 +68,11 @@ class RunWorkflow:
                 await workflow.sleep(timedelta(seconds=request.retry.backoff_s))
                 attempt += 1
         except asyncio.CancelledError:
-            await self._cancel(params, attempt)
-            raise
+            ended = await self._cancel(params, attempt)
+            if ended is None:
+                raise
+            # The worker had finished by itself before the cancel reached it: its outcome stands.
+            outcome = ended
         status = RunStatus.SUCCESS if outcome.succeeded else RunStatus.FAILURE
         await self._final_report(params, status, attempt, outcome.reason)
         if status is RunStatus.FAILURE:
@@ -82,11 +92,15 @@ class RunWorkflow:
             max_runtime_s=request.max_runtime_s,
             kubernetes=request.kubernetes,
         )
+        self._handle = None
         try:
             handle = await workflow.execute_activity(
                 Activities.LAUNCH_RUN_WORKER, launch, result_type=WorkerHandle, **options.launch()
             )
+            self._handle = handle
         except ActivityError as err:
+            if is_cancelled_exception(err) and workflow.patched(CANCEL_FOLLOWS_EXIT):
+                raise asyncio.CancelledError from err
             return RunOutcome(kind=OutcomeKind.LOST, reason=f"launch failed: {cause_of(err)}", infrastructure=True)
 
         watch = WatchRunInput(handle=handle)
@@ -127,15 +141,16 @@ class RunWorkflow:
             await workflow.wait_condition(lambda: task.done(), timeout=timeout_s)
         except TimeoutError:
             task.cancel()
-            return None
-        finally:
             self._watch = None
+            return None
+        # Not cleared when the wait is canceled: a cancel needs the watch to learn how the worker ended.
+        self._watch = None
         try:
             return task.result()
         except ActivityError as err:
             return RunOutcome(kind=OutcomeKind.LOST, reason=f"supervision failed: {cause_of(err)}", infrastructure=True)
 
-    async def _stop(self, params: RunWorkflowInput, attempt: int) -> None:
+    async def _stop(self, params: RunWorkflowInput, attempt: int) -> StopResult | None:
         stop = StopRunInput(
             run_id=params.run_id,
             attempt=attempt,
@@ -143,19 +158,66 @@ class RunWorkflow:
             grace_s=params.request.cancel_grace_s,
         )
         try:
-            await workflow.execute_activity(
+            result: StopResult = await workflow.execute_activity(
                 Activities.STOP_RUN_WORKER, stop, result_type=StopResult, **options.stop(stop.grace_s)
             )
+            return result
         except ActivityError as err:
             workflow.logger.warning("stopping the run worker failed: %s", cause_of(err))
+            return None
 
-    async def _cancel(self, params: RunWorkflowInput, attempt: int) -> None:
-        """Cancellation requested: stop the worker gracefully, then report CANCELED."""
-        if self._watch is not None and not self._watch.done():
-            self._watch.cancel()
+    async def _cancel(self, params: RunWorkflowInput, attempt: int) -> RunOutcome | None:
+        """Cancellation requested: stop the worker gracefully, then report CANCELED.
+
+        Returns instead the worker's own outcome when it had already finished (exited 0 or with the job's
+        failure) before the stop reached it: the job's events say so, and the final status must agree.
+        """
+        watch = self._watch
         self._report(params, RunStatus.CANCELING, attempt)
-        await self._stop(params, attempt)
-        await self._final_report(params, RunStatus.CANCELED, attempt, "canceled by request")
+        stopped = await self._stop(params, attempt)
+        if not workflow.patched(CANCEL_FOLLOWS_EXIT):
+            await self._final_report(params, RunStatus.CANCELED, attempt, "canceled by request")
+            return None
+        ended = await self._ended_by_itself(watch)
+        if ended is not None:
+            return ended
+        detail = f": {stopped.detail}" if stopped is not None and stopped.detail else ""
+        await self._final_report(params, RunStatus.CANCELED, attempt, f"canceled by request{detail}")
+        return None
+
+    async def _ended_by_itself(self, watch: asyncio.Task[Any] | None) -> RunOutcome | None:
+        """The watch's outcome if the worker exited by itself; None if it was stopped (or is unknown)."""
+        if watch is None:
+            return None
+        try:
+            # The worker is stopped now, so the watch returns its exit status promptly.
+            await workflow.wait_condition(lambda: watch.done(), timeout=EXIT_AFTER_STOP)
+        except TimeoutError:
+            watch.cancel()
+            return None
+        try:
+            result = watch.result()
+            if isinstance(result, RunStarted) and result.running and self._handle is not None:
+                # It got as far as running the job: only supervision can say how it ended.
+                result = await workflow.execute_activity(
+                    Activities.SUPERVISE_RUN_WORKER,
+                    WatchRunInput(handle=self._handle),
+                    result_type=RunOutcome,
+                    **options.watch(EXIT_AFTER_STOP),
+                )
+        except (ActivityError, asyncio.CancelledError):
+            return None
+        outcome = result.outcome if isinstance(result, RunStarted) else result
+        # Exit codes of 128 and above are the executor's answer to our SIGTERM (or a signal): a real cancel.
+        if (
+            isinstance(outcome, RunOutcome)
+            and outcome.kind is OutcomeKind.EXITED
+            and outcome.signal is None
+            and outcome.exit_code is not None
+            and outcome.exit_code < 128
+        ):
+            return outcome
+        return None
 
     def _report(self, params: RunWorkflowInput, status: RunStatus, attempt: int, reason: str = "") -> None:
         """Send a status report without waiting: the control plane orders reports by seq."""
@@ -172,7 +234,16 @@ class RunWorkflow:
             workflow.logger.warning("report %s not delivered: %s", report.status, cause_of(err))
 
     async def _final_report(self, params: RunWorkflowInput, status: RunStatus, attempt: int, reason: str) -> None:
-        """Deliver the final status before completing, as a local activity: one history event, no extra task."""
+        """Deliver the final status before completing; a cancel arriving meanwhile must not stop the delivery
+        (the outcome is decided, and the control plane would show the run unfinished for ever)."""
+        delivery = asyncio.ensure_future(self._deliver_final(params, status, attempt, reason))
+        try:
+            await asyncio.shield(delivery)
+        except asyncio.CancelledError:
+            await delivery
+
+    async def _deliver_final(self, params: RunWorkflowInput, status: RunStatus, attempt: int, reason: str) -> None:
+        """The final report as a local activity (one history event, no extra task), after the earlier ones."""
         await asyncio.gather(*self._reports)
         self._seq += 1
         self._status = status

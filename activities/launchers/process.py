@@ -249,6 +249,10 @@ class ProcessLauncher:
         self._children[child.pid] = child
         if not await self._wait_for_pid(directory, PID_WAIT_S):
             raise LaunchError(f"process did not start within {PID_WAIT_S:.0f} s: {tail(directory / 'output.log', 500)}")
+        if (directory / "stop_requested").exists():
+            # A stop (a cancel) raced this launch and found nothing to stop yet: stopping is now up to us.
+            await self._stop(directory, 0.0)
+            raise LaunchError("stopped while it was being launched")
         return meta
 
     async def _wait_for_pid(self, directory: Path, timeout_s: float) -> bool:
@@ -292,6 +296,9 @@ class ProcessLauncher:
         )
 
     async def _stop(self, directory: Path, grace_s: float) -> StopResult:
+        if (directory / "launch.json").exists():
+            # A launch may be in flight (its activity does not learn of a cancel): let its process appear.
+            await self._wait_for_pid(directory, PID_WAIT_S)
         info = read_json(directory / "pid.json")
         if read_json(directory / "exit.json") is not None:
             return StopResult(stopped=True, detail="already exited")
@@ -301,6 +308,8 @@ class ProcessLauncher:
         if not is_same_process(pid, ticks):
             return StopResult(stopped=True, detail="already gone")
         _signal_group(pid, signal.SIGTERM)
+        # A stopped (SIGSTOP) or frozen process only acts on SIGTERM once it runs again.
+        _signal_group(pid, signal.SIGCONT)
         if await self._wait_gone(pid, ticks, grace_s):
             return StopResult(stopped=True, detail="stopped by SIGTERM")
         _signal_group(pid, signal.SIGKILL)

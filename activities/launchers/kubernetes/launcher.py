@@ -129,6 +129,7 @@ class KubernetesLauncher:
             if await self._stop_requested(name):
                 # A stop ran while we created the Job and may have looked too early: remove it ourselves.
                 await self._remove_job(namespace, name, 0)
+                await self._delete(api.core.delete_namespaced_secret, name, namespace)
                 raise LaunchError("stopped while starting: not launching")
         await self._own_secret(namespace, job)
         self._cache.seed("Job", namespace, job)
@@ -155,7 +156,7 @@ class KubernetesLauncher:
             self._verdicts[handle.name] = verdict.view
             while len(self._verdicts) > MAX_VERDICTS:
                 self._verdicts.popitem(last=False)
-            self._spawn(self._remove_job(namespace, handle.name, 0))
+            self._spawn(self._remove_stuck(namespace, handle.name))
         return verdict.view
 
     async def wait_worker(self, handle: WorkerHandle, phases: frozenset[Phase], timeout_s: float) -> ProcessView:
@@ -332,6 +333,12 @@ class KubernetesLauncher:
             api.core.read_namespaced_config_map, manifests.marker_name(name), self.settings.namespace
         )
         return marker is not None
+
+    async def _remove_stuck(self, namespace: str, name: str) -> None:
+        try:
+            await self._remove_job(namespace, name, 0)
+        except Exception as err:  # the verdict stands; the Job's deadline or an operator removes it instead
+            log.warning("cannot remove the stuck Job %s: %s", name, err)
 
     async def _remove_job(self, namespace: str, name: str, grace_s: float) -> bool:
         """Delete the pods with the grace period (SIGTERM, then SIGKILL), then the Job; False if no Job."""

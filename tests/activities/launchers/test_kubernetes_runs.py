@@ -251,7 +251,7 @@ async def test_a_run_whose_pod_vanishes_is_lost(
 
 
 async def test_cancel_deletes_the_pod_job_and_token_and_refuses_a_later_launch_of_the_attempt(
-    make_launcher: Callable[..., KubernetesLauncher], cluster: Cluster, unique: str
+    make_launcher: Callable[..., KubernetesLauncher], cluster: Cluster, kube: KubeServer, unique: str
 ) -> None:
     launcher = make_launcher()
     handle, pod = await started_pod(launcher, cluster, unique)
@@ -259,6 +259,10 @@ async def test_cancel_deletes_the_pod_job_and_token_and_refuses_a_later_launch_o
     assert result.stopped and result.detail == "deleted the Job"
     assert cluster.job(handle.name) is None and cluster.pod(pod) is None
     assert cluster.secret(handle.name) is None
+    # kmock deletes at once; what a real cluster acts on is in the requests: the grace period and propagation.
+    deletes = {c.path.rsplit("/", 2)[-2]: c.params for c in kube.calls() if c.method == "DELETE"}
+    assert deletes["pods"] == {"gracePeriodSeconds": "5"}
+    assert deletes["jobs"] == {"gracePeriodSeconds": "5", "propagationPolicy": "Background"}
     view = await launcher.wait_worker(handle, ENDED, 10)
     assert view.phase is Phase.LOST
     # A launch activity retried after the cancel must not start the attempt again.

@@ -163,7 +163,7 @@ async def test_a_server_whose_pods_vanish_and_are_not_replaced_is_lost(
 
 
 async def test_redeploy_runs_two_generations_side_by_side_and_stopping_the_old_removes_only_it(
-    make_launcher: Callable[..., KubernetesLauncher], cluster: Cluster
+    make_launcher: Callable[..., KubernetesLauncher], cluster: Cluster, kube: KubeServer
 ) -> None:
     launcher = make_launcher()
     old = await launcher.launch_server(location(), 1, 1)
@@ -173,6 +173,8 @@ async def test_redeploy_runs_two_generations_side_by_side_and_stopping_the_old_r
     result = await launcher.stop_server(old, 5)
     assert result.stopped and result.detail == "deleted the Deployment and Service"
     assert cluster.deployment(old.name) is None and cluster.service(old.name) is None
+    deleted = [c.params for c in kube.calls() if c.method == "DELETE" and c.path.endswith(f"/deployments/{old.name}")]
+    assert deleted == [{"gracePeriodSeconds": "5", "propagationPolicy": "Foreground"}]  # pods go before it does
     assert cluster.deployment(new.name) is not None and cluster.service(new.name) is not None
     assert (await launcher.stop_server(old, 5)).detail == "already gone"  # idempotent
     await launcher.stop_server(new, 5)

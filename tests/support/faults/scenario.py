@@ -1,0 +1,61 @@
+"""What every fault scenario offers: set up once, then run trials; each trial returns its audit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+from temporalio.client import Client
+
+from tests.support.agent import AgentProcess
+from tests.support.faults.audit import Audit
+from tests.support.faults.env import FaultEnv
+
+
+class Scenario(Protocol):
+    """One fault family."""
+
+    name: str
+
+    def setup(self, env: FaultEnv) -> None:
+        """Bring the environment to the state a trial starts from (agents, locations)."""
+        ...
+
+    def trial(self, env: FaultEnv) -> Audit:
+        """Inject the fault once while work is in flight; the audit counts what went wrong."""
+        ...
+
+
+def supervising_agent(env: FaultEnv, workflow_id: str, timeout_s: float = 15.0) -> AgentProcess:
+    """The agent running the workflow's pending activity (Temporal names the worker by `pid@host`)."""
+
+    async def identity() -> str | None:
+        client = await Client.connect(env.temporal.address)
+        description = await client.get_workflow_handle(workflow_id).describe()
+        for pending in description.raw_description.pending_activities:
+            if pending.last_worker_identity:
+                return str(pending.last_worker_identity)
+        return None
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        worker = asyncio.run(identity())
+        pid = int(worker.split("@", 1)[0]) if worker else None
+        for agent in env.live_agents():
+            if agent.process is not None and agent.process.pid == pid:
+                return agent
+        time.sleep(0.1)
+    raise AssertionError(f"no live agent is running an activity of {workflow_id}")
+
+
+def wait_until(probe, timeout_s: float, what: str, interval_s: float = 0.05):  # type: ignore[no-untyped-def]
+    """Poll `probe` until it returns something truthy (then return it); AssertionError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}; last seen: {last!r}")
