@@ -47,7 +47,8 @@ class LocationActivities:
                 tail = await launcher.log_tail(handle.name, 1500)
                 raise ApplicationError(
                     f"code server {describe_exit(view)} during start-up: {tail.strip()[-1500:]}",
-                    type="ServerExited",
+                    # A final failure (image cannot be pulled...) halts the location until a redeploy.
+                    type="LaunchError" if view.final else "ServerExited",
                     non_retryable=True,
                 )
             if await self._healthy(handle.url + probe.health_path, probe.settings.probe_timeout_s) is None:

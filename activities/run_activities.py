@@ -78,14 +78,16 @@ class RunActivities:
     async def _outcome(self, handle: WorkerHandle, view: ProcessView) -> RunOutcome:
         launcher = self._launchers.get(handle.launcher)
         if view.phase is Phase.LOST:
-            return RunOutcome(kind=OutcomeKind.LOST, reason=f"run worker lost: {view.message}", infrastructure=True)
+            # A final loss (image cannot be pulled...) would fail the same way again: not worth a retry.
+            reason = f"run worker lost: {view.message}"
+            return RunOutcome(kind=OutcomeKind.LOST, reason=reason, infrastructure=not view.final)
         if view.exit_code == 0 and not view.oom_killed:
             return RunOutcome(kind=OutcomeKind.EXITED, exit_code=0)
         log_tail = await launcher.log_tail(handle.name, 2000)
         detail = f": {view.message}" if view.message else ""
         if view.signal is not None or view.oom_killed:
             reason = f"run worker {describe_exit(view)}{detail}"
-            infrastructure = True
+            infrastructure = not view.final
         elif view.exit_code == 1:
             reason = f"job failed: {view.message or 'see the run logs'} (exit code 1)"
             infrastructure = False

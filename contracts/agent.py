@@ -89,6 +89,8 @@ class StopResult(BaseModel):
 
     stopped: bool
     detail: str = ""
+    exit_code: int | None = Field(default=None, description="Set when the process had already exited by itself.")
+    signal: int | None = Field(default=None, description="Set when the process had already been killed by a signal.")
 
 
 # ---- runs -----------------------------------------------------------------------------------
@@ -121,6 +123,7 @@ class LaunchRunInput(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     location: LocationSpec
     max_runtime_s: float | None = Field(default=None, description="For backends that enforce it too (k8s deadline).")
+    start_timeout_s: float | None = Field(default=None, description="For backends that judge starts themselves.")
     kubernetes: KubernetesRunOverrides | None = None
 
 

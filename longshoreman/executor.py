@@ -217,6 +217,11 @@ def main(argv: list[str]) -> int:
     if settings.control_plane_url is None:
         print("longshoreman execute-run: no control plane configured: events and logs are not sent", file=sys.stderr)
     code = RunExecutor(settings).execute()
+    if code < 128:
+        # The job has finished and its outcome is recorded: a late SIGTERM (a cancel racing the completion)
+        # must not turn the exit status into "killed by SIGTERM", which would contradict the run's events.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if code > 128:
         # Canceled: exit now even if the job left non-daemon threads behind.
         sys.stdout.flush()

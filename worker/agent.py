@@ -34,7 +34,7 @@ class Agent:
         self.client = client
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         self.control_plane = ControlPlaneClient(settings.control_plane_url, settings.agent_token.get_secret_value())
-        launchers = build_launchers(settings, self.control_plane)
+        launchers = self.launchers = build_launchers(settings, self.control_plane)
         self.locations = LocationActivities(launchers)
         self.runs = RunActivities(launchers, self.control_plane, settings.poll_interval_s)
         reports = ReportActivities(self.control_plane)
@@ -90,6 +90,7 @@ class Agent:
             log.info("agent shutting down; run workers and code servers keep running")
         await self.locations.aclose()
         await self.control_plane.aclose()
+        await self.launchers.aclose()
 
 
 async def serve(settings: AgentSettings) -> None:

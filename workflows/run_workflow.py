@@ -90,6 +90,7 @@ class RunWorkflow:
             tags=request.tags,
             location=params.location,
             max_runtime_s=request.max_runtime_s,
+            start_timeout_s=request.start_timeout_s,
             kubernetes=request.kubernetes,
         )
         self._handle = None
@@ -178,7 +179,7 @@ class RunWorkflow:
         if not workflow.patched(CANCEL_FOLLOWS_EXIT):
             await self._final_report(params, RunStatus.CANCELED, attempt, "canceled by request")
             return None
-        ended = await self._ended_by_itself(watch)
+        ended = await self._ended_by_itself(watch) or _exited_before(stopped)
         if ended is not None:
             return ended
         detail = f": {stopped.detail}" if stopped is not None and stopped.detail else ""
@@ -253,3 +254,13 @@ class RunWorkflow:
             await workflow.execute_local_activity(Activities.REPORT_RUN, report, result_type=Ack, **options.report())
         except ActivityError as err:
             workflow.logger.warning("final report %s not delivered: %s", status, cause_of(err))
+
+
+def _exited_before(stopped: StopResult | None) -> RunOutcome | None:
+    """The outcome of a worker the stop found already exited by itself (known when no watch was running)."""
+    if stopped is None or stopped.signal is not None or stopped.exit_code is None or stopped.exit_code >= 128:
+        return None
+    if stopped.exit_code == 0:
+        return RunOutcome(kind=OutcomeKind.EXITED, exit_code=0)
+    reason = f"run worker exited with code {stopped.exit_code} before the cancel reached it; see the run's events"
+    return RunOutcome(kind=OutcomeKind.EXITED, exit_code=stopped.exit_code, reason=reason)

@@ -33,6 +33,7 @@ class ProcessView(BaseModel):
     signal: int | None = None
     oom_killed: bool = False
     started: bool = False  # the job got as far as running (even if it has ended since)
+    final: bool = False  # ended for a reason no restart or retry can fix (image cannot be pulled, bad config)
     message: str = ""  # termination message written by the run executor, or the launcher's own detail
 
 

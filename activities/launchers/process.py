@@ -300,8 +300,10 @@ class ProcessLauncher:
             # A launch may be in flight (its activity does not learn of a cancel): let its process appear.
             await self._wait_for_pid(directory, PID_WAIT_S)
         info = read_json(directory / "pid.json")
-        if read_json(directory / "exit.json") is not None:
-            return StopResult(stopped=True, detail="already exited")
+        ended = read_json(directory / "exit.json")
+        if ended is not None:
+            view = _exited(directory, ended)
+            return StopResult(stopped=True, detail="already exited", exit_code=view.exit_code, signal=view.signal)
         if info is None:
             return StopResult(stopped=False, detail="never started")
         pid, ticks = int(info["pid"]), int(info["start_ticks"])

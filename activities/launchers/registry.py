@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from temporalio.exceptions import ApplicationError
 
 from activities.launchers.base import Launcher
 from contracts.locations import LauncherKind
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    """A launcher holding resources to release at agent shutdown."""
+
+    async def aclose(self) -> None:
+        """Release them."""
+        ...
 
 
 class LauncherRegistry:
@@ -13,6 +24,12 @@ class LauncherRegistry:
 
     def __init__(self, launchers: dict[LauncherKind, Launcher]) -> None:
         self._launchers = launchers
+
+    async def aclose(self) -> None:
+        """Release what the launchers hold (watch threads, connections); the work they started keeps running."""
+        for launcher in self._launchers.values():
+            if isinstance(launcher, Closeable):
+                await launcher.aclose()
 
     def all(self) -> list[Launcher]:
         """Every enabled launcher (for start-up and shutdown hooks)."""

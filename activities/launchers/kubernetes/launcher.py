@@ -138,7 +138,10 @@ class KubernetesLauncher:
             run_id=request.run_id,
             attempt=request.attempt,
             launcher=self.kind,
-            ref={"namespace": namespace, "start_timeout_s": math.ceil(self.settings.worker_start_timeout_s)},
+            ref={
+                "namespace": namespace,
+                "start_timeout_s": math.ceil(request.start_timeout_s or self.settings.worker_start_timeout_s),
+            },
             launched_at=_created_at(job),
         )
 

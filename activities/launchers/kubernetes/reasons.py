@@ -96,7 +96,7 @@ def worker_view(obs: Observed, clock: Clock, settings: KubernetesLauncherSetting
     for pod in pods:
         stuck = _stuck(pod, obs, clock, settings, start_timeout_s)
         if stuck is not None:
-            return Verdict(ProcessView(phase=Phase.LOST, started=started, message=stuck), stuck=True)
+            return Verdict(stuck.model_copy(update={"started": started}), stuck=True)
     return Verdict(ProcessView(phase=Phase.PENDING, started=started, message=_pending(pods, obs)))
 
 
@@ -123,7 +123,7 @@ def server_view(
         stuck = None if ended else _stuck(pod, obs, clock, settings, startup_timeout_s)
         if ended is None and stuck is None:
             break  # this pod may still come up: the server is starting, not failed
-        verdicts.append(ended or ProcessView(phase=Phase.LOST, message=stuck or ""))
+        verdicts.append(ended or stuck or ProcessView(phase=Phase.LOST))
     else:
         if verdicts:
             return verdicts[0]
@@ -191,8 +191,11 @@ def _exit_view(terminated: Body, pod: Body, obs: Observed) -> ProcessView:
 
 def _stuck(
     pod: Body, obs: Observed, clock: Clock, settings: KubernetesLauncherSettings, start_timeout_s: float
-) -> str | None:
-    """Why this pod will not start by itself, once it has been in that state past its grace; else None."""
+) -> ProcessView | None:
+    """Why this pod will not start by itself, once it has been in that state past its grace; else None.
+
+    Image and config errors are final (another try fails the same way); unschedulable is not (capacity changes).
+    """
     name = _name(pod)
     for container in (pod.get("status") or {}).get("containerStatuses") or []:
         waiting = (container.get("state") or {}).get("waiting") or {}
@@ -206,11 +209,14 @@ def _stuck(
         if reason in NO_GRACE or waited >= grace:
             what = "image pull failed" if kind == IMAGE_PULL else "container cannot be created"
             cause = f"{what}: {reason}: {waiting.get('message', '')}".rstrip(": ")
-            return _attach(f"{cause} (for {waited:.0f} s)" if reason not in NO_GRACE else cause, pod, obs)
+            message = _attach(f"{cause} (for {waited:.0f} s)" if reason not in NO_GRACE else cause, pod, obs)
+            return ProcessView(phase=Phase.LOST, started=has_run(pod), message=message, final=True)
     scheduled = _condition(pod, "PodScheduled", status="False")
     if scheduled is not None and scheduled.get("reason") == "Unschedulable" and clock.age_s >= start_timeout_s:
         cause = f"Unschedulable for {clock.age_s:.0f} s (start timeout {start_timeout_s:g} s): "
-        return _attach(cause + scheduled.get("message", ""), pod, obs)
+        return ProcessView(
+            phase=Phase.LOST, started=has_run(pod), message=_attach(cause + scheduled.get("message", ""), pod, obs)
+        )
     return None
 
 

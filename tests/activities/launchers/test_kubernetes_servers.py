@@ -215,7 +215,7 @@ async def test_a_location_comes_up_and_fails_through_the_location_activities(
     cluster.pod_status(pod, waiting(SERVER, "ErrImagePull", 'pull access denied for "sales:3"'))
     with pytest.raises(ApplicationError, match="image pull failed: ErrImagePull: pull access denied") as failed:
         await env.run(activities.await_healthy, ProbeInput(handle=broken, timeout_s=10))
-    assert failed.value.type == "ServerExited"
+    assert failed.value.type == "LaunchError"  # final: the location halts until a redeploy fixes the image
     await activities.aclose()
 
 
