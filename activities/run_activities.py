@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.control_plane_client import ControlPlaneClient
 from activities.launchers.base import LaunchError, Phase, ProcessView, describe_exit, launch_failure, wait_worker
@@ -18,6 +22,8 @@ STARTED_OR_ENDED = ENDED | {Phase.RUNNING}
 # Each wait step lasts at most this long, then the activity heartbeats (heartbeat timeout: 5 s).
 STEP_S = 1.0
 COMMAND_NOT_FOUND_EXIT = 127
+# How long one launch attempt waits for the control plane to hand out the run's token.
+TOKEN_PATIENCE_S = 45.0
 
 
 class RunActivities:
@@ -34,7 +40,19 @@ class RunActivities:
         launcher = self._launchers.get(request.location.launcher)
 
         async def token() -> str:
-            return await self._control_plane.run_token(request.run_id, request.attempt)
+            # Without a token the worker could not report; wait out a control-plane outage (within this
+            # activity's 60 s; the activity's own retries add more) rather than fail a run that can still start.
+            deadline = time.monotonic() + TOKEN_PATIENCE_S
+            delay = 0.2
+            while True:
+                try:
+                    return await self._control_plane.run_token(request.run_id, request.attempt)
+                except ApplicationError as err:
+                    if err.non_retryable or time.monotonic() + delay > deadline:
+                        raise
+                activity.heartbeat()
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, 2.0)
 
         try:
             return await launcher.launch_worker(request, token)

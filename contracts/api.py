@@ -128,10 +128,13 @@ class LogList(BaseModel):
 
 
 class TokenCreate(BaseModel):
-    """Ask for a new admin or agent token."""
+    """Ask for a new admin or agent token, optionally one that expires."""
 
     kind: Literal["admin", "agent"]
     name: str = Field(min_length=1, max_length=100)
+    expires_in_s: float | None = Field(
+        default=None, gt=0, le=10 * 365 * 86400, description="Lifetime in seconds; unset: until revoked."
+    )
 
 
 class TokenCreated(BaseModel):
@@ -141,6 +144,25 @@ class TokenCreated(BaseModel):
     kind: str
     name: str
     token: str
+    expires_at: datetime | None = None
+
+
+class TokenView(BaseModel):
+    """A token without its secret."""
+
+    id: str
+    kind: str
+    name: str
+    run_id: str | None = None
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class TokenList(BaseModel):
+    """Tokens, oldest first."""
+
+    tokens: list[TokenView]
 
 
 class RunTokenRequest(BaseModel):

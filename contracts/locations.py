@@ -12,6 +12,11 @@ from contracts.kubernetes import KubernetesOptions
 from contracts.statuses import LocationStatus
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
+# The env travels in every Temporal payload about the location and its runs, and into process environments.
+MAX_ENV_BYTES = 32 * 1024
+# A code server's definitions (bytes of JSON) ride in the location workflow's state and reports: with the spec
+# they stay under Temporal's 256 KB payload warning (its hard limit is 2 MB).
+MAX_DEFINITIONS_BYTES = 192 * 1024
 LauncherKind = Literal["process", "docker", "kubernetes"]
 PullPolicy = Literal["always", "if-not-present", "never"]
 
@@ -78,6 +83,14 @@ class LocationSpec(BaseModel):
     def _module_is_dotted(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", value):
             raise ValueError("module must be a dotted Python module path such as 'examples.hello.definitions'")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_fits(cls, value: dict[str, str]) -> dict[str, str]:
+        size = sum(len(k.encode()) + len(v.encode()) + 2 for k, v in value.items())
+        if size > MAX_ENV_BYTES:
+            raise ValueError(f"env is {size} bytes; the limit is {MAX_ENV_BYTES} bytes (use a file or a secret)")
         return value
 
     @field_validator("health_path")

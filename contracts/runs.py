@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.kubernetes import KubernetesRunOverrides
 from contracts.locations import NAME_PATTERN
@@ -19,6 +20,25 @@ class RunRetryPolicy(BaseModel):
 
     max_attempts: int = Field(default=1, ge=1, le=10)
     backoff_s: float = Field(default=2.0, ge=0, le=600)
+
+
+# Size limits (bytes of compact JSON). The run config travels in Temporal payloads (kept under Temporal's
+# 256 KB warning) and reaches the run worker in one environment variable (Linux caps one at 128 KiB).
+MAX_CONFIG_BYTES = 64 * 1024
+MAX_TAGS_BYTES = 8 * 1024
+
+
+def json_size(value: Any) -> int:
+    """Bytes of `value` as compact JSON (what the size limits count)."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+
+
+def check_size(what: str, value: Any, limit: int) -> Any:
+    """`value` unchanged, or ValueError naming its size and the limit."""
+    size = json_size(value)
+    if size > limit:
+        raise ValueError(f"{what} is {size} bytes as JSON; the limit is {limit} bytes")
+    return value
 
 
 class RunRequest(BaseModel):
@@ -36,6 +56,16 @@ class RunRequest(BaseModel):
     cancel_grace_s: float = Field(default=10.0, ge=0, le=3600, description="SIGTERM → SIGKILL on cancel.")
     retry: RunRetryPolicy = Field(default_factory=RunRetryPolicy)
     kubernetes: KubernetesRunOverrides | None = None
+
+    @field_validator("config")
+    @classmethod
+    def _config_fits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return dict(check_size("config", value, MAX_CONFIG_BYTES))
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_fit(cls, value: dict[str, str]) -> dict[str, str]:
+        return dict(check_size("tags", value, MAX_TAGS_BYTES))
 
 
 class RunEvent(BaseModel):

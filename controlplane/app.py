@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.api import ErrorBody
 from contracts.codec import EncryptionCodec
-from controlplane import codec_server, metrics, web
+from controlplane import codec_server, limits, metrics, web
 from controlplane.database import Database
 from controlplane.errors import ControlPlaneError
 from controlplane.links import TemporalLinks
@@ -114,7 +114,7 @@ def create_app(settings: ControlPlaneSettings | None = None) -> FastAPI:
             db=db,
             tokens=TokenStore(db),
             locations=LocationStore(db, links),
-            runs=RunStore(db, links),
+            runs=RunStore(db, links, run_token_grace_s=settings.run_token_grace_s),
             temporal=temporal,
         )
         try:
@@ -132,6 +132,7 @@ def create_app(settings: ControlPlaneSettings | None = None) -> FastAPI:
             403: {"model": ErrorBody},
             404: {"model": ErrorBody},
             409: {"model": ErrorBody},
+            413: {"model": ErrorBody},
             422: {"model": ErrorBody},
             503: {"model": ErrorBody},
         },
@@ -140,6 +141,8 @@ def create_app(settings: ControlPlaneSettings | None = None) -> FastAPI:
     app.state.codec = EncryptionCodec(keys) if keys is not None else None
     app.add_middleware(codec_server.CodecCORS, settings=settings)
     app.add_middleware(metrics.RequestMetrics)
+    # Outermost: an oversized body is refused before any other layer reads it.
+    app.add_middleware(limits.BodyLimit, max_bytes=settings.max_request_bytes)
 
     @app.get("/api/health", tags=["health"])
     def health() -> Health:

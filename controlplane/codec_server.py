@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Cookie, HTTPException, Request, Response, status
 from fastapi.security import HTTPBearer
 from google.protobuf import json_format
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payloads
@@ -47,7 +48,7 @@ async def _authenticate(request: Request, cookie: str | None) -> Principal:
             headers={"WWW-Authenticate": "Bearer"},
         )
     tokens: TokenStore = request.app.state.services.tokens
-    principal = tokens.verify(secret)
+    principal = await run_in_threadpool(tokens.verify, secret)
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail="invalid token", headers={"WWW-Authenticate": "Bearer"}

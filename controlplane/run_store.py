@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import best_match
-from sqlalchemy import Insert, delete, select
+from sqlalchemy import Insert, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from controlplane.database import Database
 from controlplane.errors import Conflict, Invalid, NotFound
 from controlplane.ids import new_run_id
 from controlplane.links import TemporalLinks, workflow_url
-from controlplane.tables import LocationRow, RunEventRow, RunLogRow, RunRow, utcnow
+from controlplane.tables import LocationRow, RunEventRow, RunLogRow, RunRow, TokenRow, utcnow
 
 
 def run_view(row: RunRow, links: TemporalLinks | None = None) -> RunView:
@@ -99,9 +100,10 @@ def _insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]]) -> 
 class RunStore:
     """Every read and write of runs, their events and logs; one transaction per method."""
 
-    def __init__(self, db: Database, links: TemporalLinks | None = None) -> None:
+    def __init__(self, db: Database, links: TemporalLinks | None = None, run_token_grace_s: float = 3600.0) -> None:
         self._db = db
         self._links = links
+        self._token_grace = timedelta(seconds=run_token_grace_s)
 
     # ---- launch ---------------------------------------------------------------------------------------
 
@@ -275,6 +277,12 @@ class RunStore:
                 row.started_at = now
             if report.status.is_terminal:
                 row.finished_at = now
+                # A finished run's workers need their tokens only to deliver their last events: not for long.
+                session.execute(
+                    update(TokenRow)
+                    .where(TokenRow.run_id == run_id, TokenRow.expires_at.is_(None))
+                    .values(expires_at=now + self._token_grace)
+                )
             return True
 
     def mark_canceling(self, run_id: str) -> RunView:

@@ -34,6 +34,12 @@ class ControlPlaneSettings(BaseSettings):
     temporal_update_timeout_s: float = Field(
         default=15.0, gt=0, description="How long a redeploy waits for the location workflow to accept the update."
     )
+    max_request_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest request body under /api/; larger ones get 413."
+    )
+    run_token_grace_s: float = Field(
+        default=3600.0, ge=0, description="A run's tokens expire this long after the run reached its final status."
+    )
     log_level: str = "info"
     log_format: Literal["text", "json"] = "text"
     # Payload encryption (contracts/codec.py): `ID:BASE64[,ID:BASE64...]` inline or in a file; the first encrypts.

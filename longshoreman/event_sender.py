@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 Item = tuple[Any, ...]  # (seq, time, ...) — seq first, so delivered items are found by number
 Warn = Callable[[str], None]
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
+# Well under the control plane's default request limit (4 MiB): one item is at most 64 000 characters.
+MAX_REQUEST_BYTES = 1024 * 1024
 _LABELS = {"events": "events", "lines": "log lines"}
 
 
@@ -218,22 +220,23 @@ class RunEventSender:
             self._space.notify_all()
 
     def _post(self, kind: str, items: list[Item]) -> bool:
-        """POST one batch; True when it is done with (delivered, or rejected for good and dropped)."""
-        body = json.dumps({kind: [self._encode(kind, item) for item in items]}).encode()
-        answer = self._request(self._paths[kind], body)
-        if answer is None:
-            return False
-        status, detail = answer
-        if status >= 500 or status in RETRYABLE_STATUSES:
-            return False
-        if status >= 300:
-            # Retrying cannot fix a rejected token or body: drop the batch, and say so once per kind.
-            if not self.rejected[kind]:
-                self._warn(f"control plane rejected {_LABELS[kind]}: HTTP {status}: {detail}")
-            self.rejected[kind] += len(items)
-        with self._ready:
-            (self._events if kind == "events" else self._logs).discard_through(items[-1][0])
-            self._space.notify_all()
+        """POST a batch, in requests of at most MAX_REQUEST_BYTES; True when all of it is done with (delivered,
+        or rejected for good and dropped)."""
+        for body, count, last_seq in _requests(kind, [self._encode(kind, item) for item in items]):
+            answer = self._request(self._paths[kind], body)
+            if answer is None:
+                return False
+            status, detail = answer
+            if status >= 500 or status in RETRYABLE_STATUSES:
+                return False
+            if status >= 300:
+                # Retrying cannot fix a rejected token or body: drop the batch, and say so once per kind.
+                if not self.rejected[kind]:
+                    self._warn(f"control plane rejected {_LABELS[kind]}: HTTP {status}: {detail}")
+                self.rejected[kind] += count
+            with self._ready:
+                (self._events if kind == "events" else self._logs).discard_through(last_seq)
+                self._space.notify_all()
         return True
 
     def _request(self, path: str, body: bytes) -> tuple[int, str] | None:
@@ -280,6 +283,29 @@ class RunEventSender:
                 self.event(
                     event_type, f"{dropped} {_LABELS[kind]} were dropped while the control plane was unreachable"
                 )
+
+
+def _requests(kind: str, encoded: list[dict[str, Any]]) -> list[tuple[bytes, int, int]]:
+    """Request bodies of at most MAX_REQUEST_BYTES (the control plane refuses larger ones with 413):
+    (body, how many items, seq of the last one)."""
+    bodies: list[tuple[bytes, int, int]] = []
+    chunk: list[bytes] = []
+    size, last_seq = 0, 0
+    for item in encoded:
+        data = json.dumps(item).encode()
+        if chunk and size + len(data) + 1 > MAX_REQUEST_BYTES:
+            bodies.append((_body(kind, chunk), len(chunk), last_seq))
+            chunk, size = [], 0
+        chunk.append(data)
+        size += len(data) + 1
+        last_seq = int(item["seq"])
+    if chunk:
+        bodies.append((_body(kind, chunk), len(chunk), last_seq))
+    return bodies
+
+
+def _body(kind: str, items: list[bytes]) -> bytes:
+    return b'{"' + kind.encode() + b'":[' + b",".join(items) + b"]}"
 
 
 def _detail(data: bytes) -> str:

@@ -191,7 +191,10 @@ class RunExecutor:
 
     def _warn(self, message: str) -> None:
         # The real stderr, not the captured one: the sender's own warnings are not log lines of the run.
-        print(f"longshoreman execute-run: {message}", file=self._stderr, flush=True)
+        try:
+            print(f"longshoreman execute-run: {message}", file=self._stderr, flush=True)
+        except OSError:
+            pass  # a full disk under the log file must not kill the thread that delivers the run's events
 
 
 def _truncate(text: str, limit: int, marker: str = "\n[... truncated ...]\n") -> str:

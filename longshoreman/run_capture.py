@@ -36,10 +36,15 @@ class TeeStream(io.TextIOBase):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         now = time.time()
         if self._original is not None:
-            self._original.write(text)
-            if "\n" in text:
-                # The launcher keeps the real stream in a file: flush per line so it stays current.
-                self._original.flush()
+            try:
+                self._original.write(text)
+                if "\n" in text:
+                    # The launcher keeps the real stream in a file: flush per line so it stays current.
+                    self._original.flush()
+            except OSError:
+                # The local copy is best effort (the launcher's disk may be full): the line still reaches the
+                # control plane below, and the job must not fail because of where its output is kept.
+                pass
         with self._lock:
             self._split(text, now)
         return len(text)
@@ -82,7 +87,10 @@ class TeeStream(io.TextIOBase):
 
     def flush(self) -> None:
         if self._original is not None:
-            self._original.flush()
+            try:
+                self._original.flush()
+            except OSError:
+                pass  # see write()
 
     def writable(self) -> bool:
         return True

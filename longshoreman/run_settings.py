@@ -32,7 +32,7 @@ class RunSettings:
         token: str | None = None,
         started_file: str | None = None,
         termination_file: str | None = None,
-        flush_timeout_s: float = 20.0,
+        flush_timeout_s: float = 300.0,
     ) -> None:
         self.run_id = run_id
         self.module = module
@@ -80,7 +80,9 @@ class RunSettings:
             token=token,
             started_file=get("STARTED_FILE"),
             termination_file=get("TERMINATION_FILE"),
-            flush_timeout_s=_number("RUN_FLUSH_TIMEOUT_S", get("RUN_FLUSH_TIMEOUT_S") or "20", float, minimum=0),
+            # Long enough to outlast a control-plane outage (restart, upgrade): the run's events are delivered
+            # late rather than lost; its final status waits for them.
+            flush_timeout_s=_number("RUN_FLUSH_TIMEOUT_S", get("RUN_FLUSH_TIMEOUT_S") or "300", float, minimum=0),
         )
 
     def __repr__(self) -> str:

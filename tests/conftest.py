@@ -153,7 +153,7 @@ def docker_agent(
 
     from tests.support.docker_stack import remove_agent_objects
 
-    name = f"t{unique}"
+    name = f"lstest-{unique}"
     port = urlsplit(docker_control_plane.url).port
     process = AgentProcess(
         temporal_address=temporal_server.address,
@@ -189,7 +189,7 @@ def docker_stack(
             queue=docker_agent.task_queue,
             prefix=unique[:6],
             engine=docker_engine,  # type: ignore[arg-type]
-            agent_name=f"t{unique}",
+            agent_name=f"lstest-{unique}",
         )
         yield stack
         stack.remove_all()

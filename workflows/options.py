@@ -14,7 +14,8 @@ LONG_WATCH = timedelta(days=30)
 
 FINAL_ERRORS = ["LaunchError", "LauncherUnavailable", "ServerExited", "StartupTimeout"]
 # Launch failures that a restart cannot fix (bad spec, missing image): the location waits for a redeploy.
-HALTING_ERRORS = frozenset({"LaunchError", "LauncherUnavailable"})
+# Definitions over the size limit come back the same on every restart: halting too.
+HALTING_ERRORS = frozenset({"LaunchError", "LauncherUnavailable", "DefinitionsTooLarge"})
 
 # Supervision is resumed as soon as an agent is back: retry forever, quickly.
 REATTACH = RetryPolicy(

@@ -31,6 +31,7 @@ from contracts.handles import ServerHandle, WorkerHandle
 from contracts.locations import LauncherKind, LocationSpec
 
 SHIM = Path(__file__).with_name("process_shim.py")
+SHIM_NO_ROOM = 3  # the shim's exit code when it could not reserve room for its records (nothing was started)
 # Only these of the agent's variables reach user processes: never the agent's token or settings.
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "USER")
 PID_WAIT_S = 10.0
@@ -247,7 +248,13 @@ class ProcessLauncher:
             message = f"cannot launch in state directory {directory}: {err.strerror or err}"
             raise LaunchError(message, final=False) from err
         self._children[child.pid] = child
-        if not await self._wait_for_pid(directory, PID_WAIT_S):
+        if not await self._wait_for_pid(directory, PID_WAIT_S, child):
+            if child.poll() == SHIM_NO_ROOM:
+                raise LaunchError(
+                    f"cannot launch in state directory {directory}: no room to record the process "
+                    "(is the disk full or read-only?)",
+                    final=False,
+                )
             raise LaunchError(f"process did not start within {PID_WAIT_S:.0f} s: {tail(directory / 'output.log', 500)}")
         if (directory / "stop_requested").exists():
             # A stop (a cancel) raced this launch and found nothing to stop yet: stopping is now up to us.
@@ -255,11 +262,16 @@ class ProcessLauncher:
             raise LaunchError("stopped while it was being launched")
         return meta
 
-    async def _wait_for_pid(self, directory: Path, timeout_s: float) -> bool:
+    async def _wait_for_pid(
+        self, directory: Path, timeout_s: float, shim: subprocess.Popen[bytes] | None = None
+    ) -> bool:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if (directory / "pid.json").exists() or (directory / "exit.json").exists():
                 return True
+            if shim is not None and shim.poll() is not None:
+                # The shim gave up without a record (no room to write one): nothing runs, no point waiting.
+                return (directory / "pid.json").exists() or (directory / "exit.json").exists()
             await asyncio.sleep(0.003)
         return False
 

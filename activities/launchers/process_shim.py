@@ -5,6 +5,11 @@ library and outlives the agent. It spawns the command in its own process group (
 reach the command and its children but not the shim), writes `pid.json` once the command runs and
 `exit.json` when it ends — the only way to learn the exit status of a process that is not the agent's child.
 
+Both records are written into space reserved before the command starts: a disk that fills up (or a
+directory made read-only) while the command runs cannot cost its exit status. When even the reservation
+fails, nothing is started and the shim exits with NO_ROOM; when pid.json cannot be written after all, the
+command is killed at once (a process nobody can find again must not run).
+
 Usage: process_shim.py DIR -- COMMAND...
 """
 
@@ -12,15 +17,30 @@ import json
 import os
 import signal
 import sys
+import time
+
+RECORD_BYTES = 512  # room reserved for pid.json and exit.json (their JSON is well under 200 bytes)
+NO_ROOM = 3  # exit code: the state directory has no room (disk full, read-only): nothing was started
+EXIT_RETRY_S = 600.0
+
+
+def _reserve(path: str) -> None:
+    """Allocate RECORD_BYTES for `path` now (as `path.reserved`), so that writing it later needs no new space."""
+    with open(f"{path}.reserved", "w") as handle:
+        handle.write(" " * RECORD_BYTES)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _write_json(path: str, data: dict[str, object]) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as handle:
-        json.dump(data, handle)
+    """Write the record into its reserved file (same size: trailing blanks are valid JSON), then rename it."""
+    text = json.dumps(data)
+    reserved = f"{path}.reserved"
+    with open(reserved, "r+") as handle:
+        handle.write(text.ljust(RECORD_BYTES) if len(text) <= RECORD_BYTES else text)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    os.replace(reserved, path)
 
 
 def _start_ticks(pid: int) -> int:
@@ -36,7 +56,13 @@ def main() -> int:
     # The agent may stop its whole session; the shim must live long enough to record the exit.
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
-    log_fd = os.open(os.path.join(directory, "output.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        log_fd = os.open(os.path.join(directory, "output.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        _reserve(os.path.join(directory, "pid.json"))
+        _reserve(os.path.join(directory, "exit.json"))
+    except OSError as err:
+        print(f"process shim: no room in {directory}: {err}", file=sys.stderr)
+        return NO_ROOM
     try:
         pid = os.posix_spawnp(
             command[0],
@@ -53,15 +79,20 @@ def main() -> int:
     except OSError as err:
         _write_json(os.path.join(directory, "exit.json"), {"exit_code": 127, "signal": None, "error": str(err)})
         return 0
-    _write_json(
-        os.path.join(directory, "pid.json"),
-        {
-            "pid": pid,
-            "start_ticks": _start_ticks(pid),
-            "shim_pid": os.getpid(),
-            "shim_start_ticks": _start_ticks(os.getpid()),
-        },
-    )
+    try:
+        _write_json(
+            os.path.join(directory, "pid.json"),
+            {
+                "pid": pid,
+                "start_ticks": _start_ticks(pid),
+                "shim_pid": os.getpid(),
+                "shim_start_ticks": _start_ticks(os.getpid()),
+            },
+        )
+    except OSError:
+        os.killpg(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return NO_ROOM
     while True:
         try:
             _, status = os.waitpid(pid, 0)
@@ -78,8 +109,17 @@ def main() -> int:
         record = {"exit_code": None, "signal": os.WTERMSIG(status)}
     else:
         record = {"exit_code": os.WEXITSTATUS(status), "signal": None}
-    _write_json(os.path.join(directory, "exit.json"), record)
-    return 0
+    # The space is reserved, so this fails only if the directory itself went away or became read-only: keep
+    # trying for a while (the agent waits while the shim lives) rather than lose the exit status at once.
+    deadline = time.monotonic() + EXIT_RETRY_S
+    while True:
+        try:
+            _write_json(os.path.join(directory, "exit.json"), record)
+            return 0
+        except OSError:
+            if time.monotonic() > deadline:
+                return NO_ROOM
+            time.sleep(1.0)
 
 
 if __name__ == "__main__":

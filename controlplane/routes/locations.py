@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
+
 from fastapi import APIRouter, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
@@ -26,11 +29,18 @@ async def _create(services: Services, spec: LocationSpec) -> LocationView:
     return claim.view
 
 
+# One redeploy of a location at a time through this control plane: the workflow applies redeploys in the order
+# it accepted them, so the spec stored here must be written in that same order (else the last one stored might
+# not be the one serving).
+_redeploy_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+
 async def _redeploy(services: Services, current: LocationView, spec: LocationSpec) -> LocationView:
     if current.status in (LocationStatus.STOPPING, LocationStatus.STOPPED):
         raise Conflict(f"code location '{spec.name}' is {current.status}; add it again instead of redeploying")
-    await services.temporal.redeploy_location(spec)
-    return await run_in_threadpool(services.locations.set_spec, spec)
+    async with _redeploy_locks[spec.name]:
+        await services.temporal.redeploy_location(spec)
+        return await run_in_threadpool(services.locations.set_spec, spec)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -8,6 +8,7 @@ settings as the agent; the dev stack's key file is found next to its credentials
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -61,27 +62,37 @@ def _workflow_ids(run_id: str | None, location: str | None) -> str:
 
 async def _fetch(
     settings: ReplaySettings, workflow_id: str, temporal_run_id: str | None, all_runs: bool
-) -> list[WorkflowHistory]:
+) -> list[WorkflowHistory] | str:
+    """The histories, or an error message.
+
+    Errors are returned, not raised: an exception escaping asyncio.run keeps the Temporal client alive in its
+    traceback until interpreter shutdown, and dropping the client then can crash the process.
+    """
     from temporalio.client import Client
     from temporalio.service import RPCError, RPCStatusCode
 
+    missing = f"no workflow {workflow_id} in namespace {settings.temporal_namespace}"
     try:
         client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     except RuntimeError as err:
-        raise CliError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from None
+        return f"cannot reach Temporal at {settings.temporal_address}: {err}"
     try:
         if all_runs:
             # Every execution Temporal still keeps under this id: the runs before each continue-as-new too.
             query = f"WorkflowId = '{workflow_id}'"
             histories = [history async for history in client.list_workflows(query).map_histories()]
-            if not histories:
-                raise CliError(f"no workflow {workflow_id} in namespace {settings.temporal_namespace}")
-            return histories
+            return histories or missing
         return [await client.get_workflow_handle(workflow_id, run_id=temporal_run_id).fetch_history()]
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise CliError(f"no workflow {workflow_id} in namespace {settings.temporal_namespace}") from None
-        raise CliError(f"Temporal at {settings.temporal_address} refused the history of {workflow_id}: {err}") from None
+            return missing
+        return f"Temporal at {settings.temporal_address} refused the history of {workflow_id}: {err}"
+    finally:
+        # Let the SDK's threads finish with the client inside the loop: dropped during interpreter
+        # shutdown (right after a failed call), it can abort the process.
+        del client
+        gc.collect()
+        await asyncio.sleep(0.05)
 
 
 def _load_files(files: list[Path]) -> list[WorkflowHistory]:
@@ -124,7 +135,10 @@ def replay(
     if file:
         histories = _load_files(file)
     else:
-        histories = asyncio.run(_fetch(settings, _workflow_ids(run_id, location), temporal_run_id, all_runs))
+        fetched = asyncio.run(_fetch(settings, _workflow_ids(run_id, location), temporal_run_id, all_runs))
+        if isinstance(fetched, str):
+            raise CliError(fetched)
+        histories = fetched
     if debug:
         console.print("[dim]debug mode: deadlock detection is off; breakpoints in workflow code will stop here[/]")
     code = asyncio.run(_replay(histories, keys, debug))

@@ -3,8 +3,8 @@
 #
 # 1. A wheelhouse in build/docker-wheels made by `pip wheel` on the host: the host's own pip configuration
 #    (index, mirrors, certificates) does the fetching, so no index or mirror is named anywhere and pip inside
-#    the image build never touches the network. Dependencies are re-resolved only when pyproject.toml changes;
-#    the project's own wheel is rebuilt every time.
+#    the image build never touches the network. deps/ is re-resolved only when pyproject.toml changes;
+#    project/ (our own wheel, reproducible) is rebuilt every time.
 # 2. `docker build` of Dockerfile (BASE_IMAGE, default: the offline base of build-base-image.sh) and of
 #    examples/hello/Dockerfile on top of it. Docker's layer cache makes an unchanged rebuild take seconds.
 #
@@ -24,20 +24,22 @@ say() { echo "build-images: $*" >&2; }
 seconds() { echo $(($(date +%s) - $1)); }
 
 started=$(date +%s)
-mkdir -p "$WHEELS"
-stamp="$WHEELS/.pyproject.sha256"
-rm -f "$WHEELS"/longshoreman-*.whl
+mkdir -p "$WHEELS/deps" "$WHEELS/project"
+quiet() { grep -v "is ignored: it is neither a file nor a directory" >&2 || true; }
+# Same sources, same bytes: a reproducible wheel keeps Docker's layer cache warm across rebuilds.
+export SOURCE_DATE_EPOCH=315532800
+stamp="$WHEELS/deps/.pyproject.sha256"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum pyproject.toml)" ]; then
-    rm -f "$WHEELS"/*.whl
-    "$PYTHON" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$WHEELS" . 2>&1 \
-        | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
+    rm -f "$WHEELS"/deps/*.whl
+    "$PYTHON" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$WHEELS/deps" . 2>&1 | quiet
+    rm -f "$WHEELS"/deps/longshoreman-*.whl
     sha256sum pyproject.toml >"$stamp"
-else
-    "$PYTHON" -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir "$WHEELS" . 2>&1 \
-        | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
 fi
-ls "$WHEELS"/longshoreman-*.whl >/dev/null 2>&1 || { say "pip wheel did not produce the project's wheel"; exit 1; }
-say "wheelhouse ready in $(seconds "$started") s ($(ls "$WHEELS"/*.whl | wc -l) wheels)"
+# setuptools builds in build/lib: a module deleted from the tree would otherwise live on in the wheel.
+rm -rf "$WHEELS"/project/*.whl build/lib build/bdist.*
+"$PYTHON" -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir "$WHEELS/project" . 2>&1 | quiet
+ls "$WHEELS"/project/longshoreman-*.whl >/dev/null 2>&1 || { say "pip wheel did not produce the project's wheel"; exit 1; }
+say "wheelhouse ready in $(seconds "$started") s ($(ls "$WHEELS"/deps/*.whl | wc -l) dependency wheels)"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -50,6 +52,5 @@ build() { # TAG ARGS...: quiet unless it fails
 }
 build "$IMAGE" --build-arg "BASE_IMAGE=$BASE_IMAGE" .
 build "$EXAMPLE_IMAGE" --build-arg "LONGSHOREMAN_IMAGE=$IMAGE" -f examples/hello/Dockerfile .
-# Dangling layers of earlier builds pile up on a machine that rebuilds often; nothing uses them again.
-docker image prune --force >/dev/null 2>&1 || true
+# No `docker image prune` here: the build stage's layers are untagged, and they are the cache of the next build.
 say "images ready in $(seconds "$started") s"

@@ -136,14 +136,15 @@ def test_concurrent_launches_with_one_key_give_one_run(
         assert len(runs_of(client, loaded_location)) == 1
 
 
-def test_run_whose_workflow_cannot_start_is_503_and_removed(api: httpx.Client, loaded_location: str):
-    # Far above Temporal's payload size limit: the store accepts the run, Temporal refuses the workflow.
+def test_run_config_over_the_size_limit_is_422_and_never_reaches_temporal(api: httpx.Client, loaded_location: str):
+    # Temporal would refuse a payload this big (2 MB); the control plane refuses it first, and stores nothing.
+    # (A workflow Temporal cannot start is 503 and removed: tests/faults/test_temporal_restarted.py.)
     body = {"location": loaded_location, "job": "noop", "config": {"blob": "x" * (3 * 1024 * 1024)}}
 
     response = api.post("/api/runs", json=body)
 
-    assert response.status_code == 503
-    assert response.json()["detail"].startswith("the run was not launched")
+    assert response.status_code == 422
+    assert "config is 3145739 bytes as JSON; the limit is 65536 bytes" in response.json()["detail"]
     assert runs_of(api, loaded_location) == []
 
 

@@ -72,7 +72,7 @@ class Compose:
 @pytest.fixture
 def compose(docker_engine: docker.DockerClient, unique: str, tmp_path: Path) -> Iterator[Compose]:
     """A compose project, torn down (volumes, agent-started containers, its image tag) whatever happens."""
-    project = Compose(f"ls{unique}", tmp_path / "compose.log")
+    project = Compose(f"lstest-{unique}", tmp_path / "compose.log")
     yield project
     subprocess.run(
         [*compose_command(), "--project-directory", str(REPO_ROOT), "down", "--volumes", "--timeout", "5"],

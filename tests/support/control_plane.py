@@ -27,6 +27,8 @@ class ControlPlane:
     log_file: Path
     database_url: str
     _clients: list[httpx.Client] = field(default_factory=list)
+    _env: dict[str, str] = field(default_factory=dict)
+    _root: Path | None = None
 
     @classmethod
     def start(
@@ -58,22 +60,14 @@ class ControlPlane:
         env.update(key_env(encryption_keys))
         env.update(extra_env or {})
         log_file = root / "controlplane.log"
-        with open(log_file, "ab") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "controlplane"],
-                cwd=root,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
         plane = cls(
             url=f"http://127.0.0.1:{port}",
             admin_token=admin_token,
-            process=process,
+            process=_spawn(env, root, log_file),
             log_file=log_file,
             database_url=database_url,
+            _env=env,
+            _root=root,
         )
         try:
             plane.wait_healthy(timeout_s)
@@ -119,6 +113,19 @@ class ControlPlane:
             token: str = response.json()["token"]
             return token
 
+    def kill(self) -> None:
+        """kill -9 the control plane (its clients stay usable: they reconnect after `restart`)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def restart(self, timeout_s: float = 30.0) -> None:
+        """Start the control plane again on the same port, database file and settings; wait until healthy."""
+        assert self.process.poll() is not None, "stop or kill the control plane first"
+        assert self._root is not None
+        self.process = _spawn(self._env, self._root, self.log_file)
+        self.wait_healthy(timeout_s)
+
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM, then SIGKILL if it does not exit in time."""
         for client in self._clients:
@@ -132,3 +139,16 @@ class ControlPlane:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+
+def _spawn(env: dict[str, str], root: Path, log_file: Path) -> subprocess.Popen[bytes]:
+    with open(log_file, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "controlplane"],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )

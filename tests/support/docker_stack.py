@@ -114,7 +114,13 @@ class DockerStack(Stack):
         """This agent's containers with these extra labels (e.g. kind='worker')."""
         selector = [f"longshoreman.agent={self.agent_name}"]
         selector += [f"longshoreman.{key.replace('_', '-')}={value}" for key, value in labels.items()]
-        return list(self.docker.containers.list(all=True, filters={"label": selector}))
+        found = []
+        for summary in self.docker.api.containers(all=True, filters={"label": selector}):
+            try:
+                found.append(self.docker.containers.get(summary["Id"]))
+            except docker.errors.NotFound:
+                pass  # removed between the listing and the look-up (the cleanup is at work)
+        return found
 
     def tag_image(self, tag: str, note: str) -> str:
         """A new tag of the example image with one more layer (a label), e.g. a new release to redeploy to."""

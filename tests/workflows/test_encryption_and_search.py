@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -15,6 +17,7 @@ from temporalio.client import Client
 
 from longshoreman.dev.temporal_server import TemporalDevServer, temporal_binary
 from tests.support.control_plane import ControlPlane
+from tests.support.encryption import key_env
 from tests.support.stack import Stack
 
 
@@ -72,6 +75,14 @@ async def test_a_secret_in_the_location_env_reaches_temporal_only_encrypted(
     codec = ["--codec-endpoint", f"{control_plane.url}/codec", "--codec-auth", f"Bearer {control_plane.admin_token}"]
     assert secret in show_history(temporal_server, f"run:{run_id}", *codec)
     assert secret not in show_history(temporal_server, f"run:{run_id}")
+
+    # `longshoreman replay` fetches both histories from Temporal and replays them with the keys.
+    env = {"PATH": os.environ["PATH"], "LONGSHOREMAN_TEMPORAL_ADDRESS": temporal_server.address} | key_env()
+    for target in ([run_id], ["--location", location["name"], "--all-runs"]):
+        replay = subprocess.run(
+            [sys.executable, "-m", "longshoreman", "replay", *target], env=env, capture_output=True, text=True
+        )
+        assert replay.returncode == 0 and "replayed cleanly" in replay.stdout, replay.stdout + replay.stderr
 
     # Search attributes are plain text in Temporal: only names and statuses, never the secret.
     description = await temporal_client.get_workflow_handle(f"run:{run_id}").describe()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from tests.support.agent import alive, wait_for
+from tests.support.agent import alive
 from tests.support.stack import Stack
 
 
@@ -56,33 +56,7 @@ def test_cancel_stops_the_worker_and_reports_canceled(stack: Stack) -> None:
     assert "JOB_CANCELED" in [event["type"] for event in stack.events(run_id)]
 
 
-def test_cancel_kills_a_worker_that_ignores_sigterm_after_the_grace_period(stack: Stack, tmp_path: Path) -> None:
-    module_dir = tmp_path / "code"
-    (module_dir / "stubborn").mkdir(parents=True)
-    (module_dir / "stubborn" / "__init__.py").write_text(
-        textwrap.dedent(
-            """
-            import signal, time
-            from longshoreman import Definitions, job
-
-            @job
-            def hang():
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
-                print("ignoring SIGTERM", flush=True)
-                time.sleep(600)
-
-            defs = Definitions(jobs=[hang])
-            """
-        )
-    )
-    stack.add_location(stack.spec("stub", module="stubborn", working_dir=str(module_dir)))
-    run_id = stack.launch("hang", location="stub", cancel_grace_s=1)
-    stack.wait_run(run_id, {"STARTED"})
-    wait_for(lambda: "ignoring SIGTERM" in stack.logs(run_id), 10, "the job to ignore SIGTERM")
-    pid = stack.worker_pid(run_id)
-    stack.client.post(f"/api/runs/{run_id}/cancel")
-    assert stack.wait_run(run_id)["status"] == "CANCELED"
-    assert not alive(pid)
+# A worker that ignores SIGTERM on cancel: tests/faults/test_hung_run_worker.py.
 
 
 def test_start_timeout_fails_the_run_with_that_reason(stack: Stack, tmp_path: Path) -> None:

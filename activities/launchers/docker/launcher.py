@@ -69,6 +69,10 @@ class DockerLauncher:
         self.cleanup.close()
         self.watcher.close()
 
+    async def aclose(self) -> None:
+        """At agent shutdown: stop watching; the containers keep running for the next agent to adopt."""
+        self.close()
+
     # ---- code servers -----------------------------------------------------------------------
 
     async def launch_server(self, spec: LocationSpec, generation: int, instance: int) -> ServerHandle:
@@ -265,7 +269,9 @@ class DockerLauncher:
         if existing is None:
             return StopResult(stopped=True, detail="already gone")
         if existing.ended:
-            return StopResult(stopped=True, detail="already exited")
+            # How it ended by itself matters to the workflow (a run that finished before its cancel arrived).
+            view = _exit_view(existing, started=existing.job_started)
+            return StopResult(stopped=True, detail="already exited", exit_code=view.exit_code, signal=view.signal)
         # The engine sends the stop signal (SIGTERM), waits `t` seconds, then SIGKILL; `t` is whole seconds.
         client = self._docker()
         try:

@@ -20,7 +20,7 @@ from tests.support.docker_stack import EXAMPLE_IMAGE, remove_agent_objects
 @pytest.fixture
 def launcher(docker_engine: docker.DockerClient) -> Iterator[DockerLauncher]:
     """A launcher with an agent name of its own; everything it created is removed afterwards."""
-    agent = f"l{uuid.uuid4().hex[:8]}"
+    agent = f"lstest-l{uuid.uuid4().hex[:8]}"
     # No control plane: these runs' events go nowhere (the executor gives up after a second).
     instance = DockerLauncher(DockerLauncherSettings(agent_name=agent).resolved(agent, "http://127.0.0.1:9"))
     yield instance

@@ -180,7 +180,7 @@ def test_state_calls_read_the_cache_not_the_engine(docker_engine: docker.DockerC
     from contracts.locations import LocationSpec
     from tests.support.docker_stack import EXAMPLE_IMAGE, remove_agent_objects
 
-    agent = f"cache{id(docker_engine) % 100000}"
+    agent = f"lstest-cache{id(docker_engine) % 100000}"
     launcher = DockerLauncher(DockerLauncherSettings(agent_name=agent).resolved(agent, "http://127.0.0.1:9"))
     spec = LocationSpec(name="cache", launcher="docker", module="examples.hello.definitions", image=EXAMPLE_IMAGE)
     request = LaunchRunInput(run_id="cache1", attempt=1, job="sleepy", config={"seconds": 30}, location=spec)

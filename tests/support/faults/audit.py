@@ -171,7 +171,9 @@ class Ledger:
             audit.problems.append(f"run {run_id}: SUCCESS without a {end} event: {types}")
         if view["status"] == "CANCELED" and "JOB_SUCCESS" in types:
             missing += 1
-            audit.problems.append(f"run {run_id}: CANCELED ({view['reason']}) although its events say JOB_SUCCESS: {types}")
+            audit.problems.append(
+                f"run {run_id}: CANCELED ({view['reason']}) although its events say JOB_SUCCESS: {types}"
+            )
         if view["status"] == "SUCCESS" and expectation.log_lines is not None:
             got = sum(1 for line in lines if line["attempt"] == view["attempt"])
             if got != expectation.log_lines:
@@ -213,7 +215,10 @@ class Ledger:
                 info = json.loads(pid_file.read_text())
             except (OSError, ValueError):
                 continue
-            for role, pid_key, ticks_key in (("process", "pid", "start_ticks"), ("shim", "shim_pid", "shim_start_ticks")):
+            for role, pid_key, ticks_key in (
+                ("process", "pid", "start_ticks"),
+                ("shim", "shim_pid", "shim_start_ticks"),
+            ):
                 if is_same_process(int(info[pid_key]), int(info[ticks_key])):
                     alive.append(f"{kind}/{directory.name} {role} {info[pid_key]}")
         return alive

@@ -89,9 +89,11 @@ class FaultEnv:
         if self._stack is not None:
             with contextlib.suppress(httpx.HTTPError):
                 self._stack.remove_all()
+            self._stack = None
         for agent in self.agents:
             agent.stop(timeout_s=5)
         if self.agents:
             self.agents[0].kill_leftovers()
         if self._client is not None:
             self._client.close()
+            self._client = None
