@@ -166,9 +166,9 @@ class TokenList(BaseModel):
 
 
 class RunTokenRequest(BaseModel):
-    """An agent asks for a token scoped to one attempt of one run."""
+    """The agent starts an attempt of a run: the run becomes STARTING, and the token is scoped to it."""
 
-    attempt: int = Field(default=1, ge=1)
+    attempt: int = Field(default=1, ge=1, le=2**31 - 1)
 
 
 class RunTokenResponse(BaseModel):

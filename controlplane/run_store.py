@@ -97,6 +97,9 @@ def _insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]]) -> 
     return len(result.all())
 
 
+_LIVE = frozenset({RunStatus.STARTING, RunStatus.STARTED})
+
+
 class RunStore:
     """Every read and write of runs, their events and logs; one transaction per method."""
 
@@ -284,6 +287,19 @@ class RunStore:
                     .values(expires_at=now + self._token_grace)
                 )
             return True
+
+    def mark_starting(self, run_id: str, attempt: int) -> None:
+        """The agent is launching `attempt`: QUEUED (or an earlier attempt) becomes STARTING; NotFound if unknown.
+
+        Asking for the attempt's token is how the agent says so: one request instead of a report and a token,
+        which keeps a run's workflow history short. Terminal, canceling and later statuses are left alone.
+        """
+        with self._db.write() as session:
+            row = self._row(session, run_id)
+            current = RunStatus(row.status)
+            if current is RunStatus.QUEUED or (current in _LIVE and row.attempt < attempt):
+                row.status = RunStatus.STARTING
+                row.attempt = attempt
 
     def mark_canceling(self, run_id: str) -> RunView:
         """Move a live run to CANCELING; Conflict if it already finished."""

@@ -35,8 +35,8 @@ def report_run(run_id: str, report: RunReport, services: ServicesDep, _: AgentOn
 def create_run_token(
     run_id: str, services: ServicesDep, _: AgentOnly, body: RunTokenRequest | None = None
 ) -> RunTokenResponse:
-    """A new token that can post events and logs of this run only."""
+    """The agent starts attempt N: the run becomes STARTING (attempt N) and gets a token for that worker only."""
     attempt = (body or RunTokenRequest()).attempt
-    services.runs.get(run_id)
+    services.runs.mark_starting(run_id, attempt)
     _token_id, secret = services.tokens.create("run", f"run {run_id} attempt {attempt}", run_id=run_id, attempt=attempt)
     return RunTokenResponse(token=secret)

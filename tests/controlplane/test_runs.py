@@ -199,6 +199,25 @@ def test_run_reports_follow_seq_and_never_leave_a_terminal_status(
     assert finished["finished_at"] is not None
 
 
+def test_starting_an_attempt_marks_the_run_starting(api: httpx.Client, agent_api: httpx.Client, launch: Launch):
+    run_id = launch()["id"]
+
+    def start(attempt: int) -> tuple[str, int]:
+        response = agent_api.post(f"/api/agent/runs/{run_id}/token", json={"attempt": attempt})
+        assert response.status_code == 200 and response.json()["token"], response.text
+        view = api.get(f"/api/runs/{run_id}").json()
+        return view["status"], view["attempt"]
+
+    assert start(1) == ("STARTING", 1)
+    report = {"run_id": run_id, "status": "STARTED", "seq": 1, "attempt": 1}
+    assert agent_api.put(f"/api/agent/runs/{run_id}/report", json=report).json()["applied"]
+    assert start(1) == ("STARTED", 1)  # a retried launch of the same attempt changes nothing
+    assert start(2) == ("STARTING", 2)  # a new attempt after an infrastructure failure
+    final = {"run_id": run_id, "status": "FAILURE", "seq": 2, "attempt": 2, "reason": "lost"}
+    assert agent_api.put(f"/api/agent/runs/{run_id}/report", json=final).json()["applied"]
+    assert start(3) == ("FAILURE", 2)  # terminal stays terminal
+
+
 def test_canceling_run_only_moves_to_a_terminal_status(api: httpx.Client, agent_api: httpx.Client, launch: Launch):
     run_id = launch()["id"]
     url = f"/api/agent/runs/{run_id}/report"
