@@ -12,19 +12,21 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import psutil
 
 from bench.docker_helpers import LOCATION, docker_bench_stack, say
 
 
-def count(client, status: str) -> int:  # type: ignore[no-untyped-def]
+def count(client: httpx.Client, status: str) -> int:
     """Runs of the bench location with this status."""
     return len(client.get(f"/api/runs?location={LOCATION}&status={status}&limit=1000").json()["runs"])
 
 
-def wait_until(predicate, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
     """Poll until true; exit with a message after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while not predicate():

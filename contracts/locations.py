@@ -12,6 +12,7 @@ from contracts.kubernetes import KubernetesOptions
 from contracts.statuses import LocationStatus
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
+MODULE_PATTERN = r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$"
 # The env travels in every Temporal payload about the location and its runs, and into process environments.
 MAX_ENV_BYTES = 32 * 1024
 # A code server's definitions (bytes of JSON) ride in the location workflow's state and reports: with the spec
@@ -59,6 +60,8 @@ class LocationSpec(BaseModel):
     module: str = Field(
         min_length=1,
         description="Python module (importable in the image or the agent's environment) holding a Definitions object.",
+        # Documented in the schema; enforced by the validator below, which says what is wrong in words.
+        json_schema_extra={"pattern": MODULE_PATTERN},
     )
     image: str | None = Field(default=None, description="Container image; required by docker and kubernetes.")
     command: list[str] | None = Field(
@@ -67,7 +70,7 @@ class LocationSpec(BaseModel):
     working_dir: str | None = Field(default=None, description="Directory processes start in (process launcher).")
     env: dict[str, str] = Field(default_factory=dict)
     port: int = Field(default=4000, ge=1, le=65535, description="Port the code server listens on in its container.")
-    health_path: str = "/health"
+    health_path: str = Field(default="/health", json_schema_extra={"pattern": "^/"})
     startup_timeout_s: float = Field(default=60.0, gt=0, le=3600)
     resources: Resources = Field(default_factory=Resources)
     image_pull_policy: PullPolicy = "if-not-present"
@@ -81,7 +84,7 @@ class LocationSpec(BaseModel):
     @field_validator("module")
     @classmethod
     def _module_is_dotted(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", value):
+        if not re.fullmatch(MODULE_PATTERN, value):
             raise ValueError("module must be a dotted Python module path such as 'examples.hello.definitions'")
         return value
 
@@ -124,9 +127,12 @@ class LocationReport(BaseModel):
 
     name: str
     status: LocationStatus
-    generation: int
-    seq: int = Field(description="Monotonic per workflow run chain; older reports are ignored.")
+    generation: int = Field(ge=0, le=2**31 - 1)
+    seq: int = Field(ge=0, le=2**31 - 1, description="Monotonic per workflow run chain; older reports are ignored.")
     message: str = ""
     definitions: Definitions | None = None
     server: str | None = Field(default=None, description="Name of the serving code-server instance.")
     workflow_id: str = ""
+    spec: LocationSpec | None = Field(
+        default=None, description="The spec the serving generation runs (a failed or late redeploy leaves it)."
+    )

@@ -25,6 +25,8 @@ class RunRetryPolicy(BaseModel):
 # Size limits (bytes of compact JSON). The run config travels in Temporal payloads (kept under Temporal's
 # 256 KB warning) and reaches the run worker in one environment variable (Linux caps one at 128 KiB).
 MAX_CONFIG_BYTES = 64 * 1024
+# Sequence numbers, attempts and generations are stored as 32-bit integers (PostgreSQL's INTEGER).
+MAX_INT32 = 2**31 - 1
 MAX_TAGS_BYTES = 8 * 1024
 
 
@@ -71,21 +73,21 @@ class RunRequest(BaseModel):
 class RunEvent(BaseModel):
     """One structured event of a run, numbered by the run worker."""
 
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=MAX_INT32)
     time: datetime
     type: str = Field(min_length=1, max_length=64)
     message: str = Field(default="", max_length=64_000)
-    attempt: int = Field(default=1, ge=1)
+    attempt: int = Field(default=1, ge=1, le=MAX_INT32)
 
 
 class LogLine(BaseModel):
     """One captured line of a run worker's stdout or stderr."""
 
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=MAX_INT32)
     time: datetime
     stream: str = Field(default="stdout", pattern=r"^(stdout|stderr)$")
     line: str = Field(max_length=64_000)
-    attempt: int = Field(default=1, ge=1)
+    attempt: int = Field(default=1, ge=1, le=MAX_INT32)
 
 
 class RunReport(BaseModel):
@@ -93,7 +95,7 @@ class RunReport(BaseModel):
 
     run_id: str
     status: RunStatus
-    seq: int
-    attempt: int = 1
+    seq: int = Field(ge=0, le=MAX_INT32)
+    attempt: int = Field(default=1, ge=1, le=MAX_INT32)
     reason: str = ""
     worker: str | None = Field(default=None, description="Handle name of the run worker.")

@@ -31,6 +31,8 @@ from controlplane.tokens import TokenStore
 log = logging.getLogger(__name__)
 
 MAX_LISTED_ERRORS = 3
+# What FastAPI answers (400) when it cannot decode a body at all.
+FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
 
 class Health(BaseModel):
@@ -84,6 +86,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == status.HTTP_400_BAD_REQUEST and exc.detail == FASTAPI_BODY_ERROR:
+            # A body that is not even text (invalid UTF-8): the same answer as any other body that is not JSON.
+            return _error(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid request: request body is not valid JSON (not UTF-8)"
+            )
         return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

@@ -14,10 +14,6 @@ API_PREFIX = "/api/"
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 
-class BodyTooLarge(Exception):
-    """Raised from the receive channel once a streamed body passes the limit."""
-
-
 class BodyLimit:
     """ASGI middleware: 413 for API request bodies over `max_bytes` (by Content-Length, or while streaming)."""
 
@@ -33,28 +29,35 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(send, int(declared))
             return
+        if declared is not None:
+            await self.app(scope, receive, send)  # the server stops reading at the declared length
+            return
+        # No declared length (a chunked body): read it here, up to the limit, then hand it on. Raising from the
+        # receive channel instead would reach the app's body parser, which turns any error into a 400.
+        chunks: list[bytes] = []
         received = 0
-        started = False
-
-        async def counted_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge
-            return message
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except BodyTooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            received += len(chunks[-1])
+            if received > self.max_bytes:
                 await self._refuse(send, received)
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send, size: int) -> None:
         detail = f"request body of {size} bytes or more is over the limit of {self.max_bytes} bytes"

@@ -152,6 +152,8 @@ class LocationStore:
             row.server = report.server
             if report.definitions is not None:
                 row.definitions = report.definitions.model_dump(mode="json")
+            if report.spec is not None:
+                row.spec = report.spec.model_dump(mode="json")
             row.updated_at = utcnow()
             session.add(
                 LocationEventRow(

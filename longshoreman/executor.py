@@ -83,6 +83,7 @@ class RunExecutor:
             )
         self._cancelable = False
         self._canceled_by: int | None = None
+        self.ignore_late_signals = False
 
     def execute(self) -> int:
         """Run the attempt end to end and return the process exit code."""
@@ -109,7 +110,9 @@ class RunExecutor:
         if rejected["events"] or rejected["lines"]:
             self._warn(f"the control plane refused {rejected['events']} events and {rejected['lines']} log lines")
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            # A finished job's outcome is recorded: in the process of its own (main()), a late SIGTERM (a cancel
+            # racing the completion) must not turn its exit into "killed by SIGTERM", contradicting its events.
+            signal.signal(sig, signal.SIG_IGN if self.ignore_late_signals and code < 128 else handler)
         return code
 
     def _load_and_run(self) -> int:
@@ -219,12 +222,9 @@ def main(argv: list[str]) -> int:
     os.environ.pop("LONGSHOREMAN_RUN_TOKEN", None)
     if settings.control_plane_url is None:
         print("longshoreman execute-run: no control plane configured: events and logs are not sent", file=sys.stderr)
-    code = RunExecutor(settings).execute()
-    if code < 128:
-        # The job has finished and its outcome is recorded: a late SIGTERM (a cancel racing the completion)
-        # must not turn the exit status into "killed by SIGTERM", which would contradict the run's events.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    executor = RunExecutor(settings)
+    executor.ignore_late_signals = True
+    code = executor.execute()
     if code > 128:
         # Canceled: exit now even if the job left non-daemon threads behind.
         sys.stdout.flush()

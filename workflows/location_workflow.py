@@ -261,6 +261,8 @@ class CodeLocationWorkflow:
             definitions=definitions,
             server=state.server.name if state.server else None,
             workflow_id=workflow.info().workflow_id,
+            # The control plane stores what actually serves, whatever happened to the redeploy requests.
+            spec=state.spec,
         )
         task = asyncio.create_task(self._send(report))
         self._reports = [pending for pending in self._reports if not pending.done()] + [task]

@@ -46,6 +46,7 @@ class RunWorkflow:
         self._reports: list[asyncio.Task[None]] = []
         self._watch: asyncio.Task[Any] | None = None
         self._handle: WorkerHandle | None = None
+        self._attempt_over = False  # between attempts: the last one is judged, a cancel just cancels
 
     @workflow.query(name="status")
     def status(self) -> RunStatus:
@@ -60,7 +61,9 @@ class RunWorkflow:
         try:
             while True:
                 self._report(params, RunStatus.STARTING, attempt)
+                self._attempt_over = False
                 outcome = await self._attempt(params, attempt)
+                self._attempt_over = True
                 retry = outcome.infrastructure and attempt < request.retry.max_attempts
                 if outcome.succeeded or not retry:
                     break
@@ -179,7 +182,7 @@ class RunWorkflow:
         if not workflow.patched(CANCEL_FOLLOWS_EXIT):
             await self._final_report(params, RunStatus.CANCELED, attempt, "canceled by request")
             return None
-        ended = await self._ended_by_itself(watch) or _exited_before(stopped)
+        ended = None if self._attempt_over else await self._ended_by_itself(watch) or _exited_before(stopped)
         if ended is not None:
             return ended
         detail = f": {stopped.detail}" if stopped is not None and stopped.detail else ""

@@ -314,21 +314,29 @@ class ProcessLauncher:
         info = read_json(directory / "pid.json")
         ended = read_json(directory / "exit.json")
         if ended is not None:
-            view = _exited(directory, ended)
-            return StopResult(stopped=True, detail="already exited", exit_code=view.exit_code, signal=view.signal)
+            return _stopped("already exited", ended, directory)
         if info is None:
             return StopResult(stopped=False, detail="never started")
         pid, ticks = int(info["pid"]), int(info["start_ticks"])
         if not is_same_process(pid, ticks):
-            return StopResult(stopped=True, detail="already gone")
+            return _stopped("already exited", await self._exit_record(directory), directory)
         _signal_group(pid, signal.SIGTERM)
         # A stopped (SIGSTOP) or frozen process only acts on SIGTERM once it runs again.
         _signal_group(pid, signal.SIGCONT)
         if await self._wait_gone(pid, ticks, grace_s):
-            return StopResult(stopped=True, detail="stopped by SIGTERM")
+            return _stopped("stopped by SIGTERM", await self._exit_record(directory), directory)
         _signal_group(pid, signal.SIGKILL)
         await self._wait_gone(pid, ticks, 10.0)
         return StopResult(stopped=True, detail=f"killed after a grace period of {grace_s:g} s")
+
+    async def _exit_record(self, directory: Path, timeout_s: float = 2.0) -> dict[str, Any] | None:
+        """exit.json, which the shim writes a moment after the process ended (None if it does not come)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            ended = read_json(directory / "exit.json")
+            if ended is not None or time.monotonic() >= deadline:
+                return ended
+            await asyncio.sleep(0.01)
 
     async def _wait_gone(self, pid: int, ticks: int, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -355,6 +363,15 @@ def _exited(directory: Path, ended: dict[str, object]) -> ProcessView:
         signal=int(sig) if isinstance(sig, int) else None,
         message=message,
     )
+
+
+def _stopped(detail: str, ended: dict[str, Any] | None, directory: Path) -> StopResult:
+    """A stop's result with how the process ended, if the shim recorded it: that tells a run that finished by
+    itself (a cancel racing its completion) from one the stop ended."""
+    if ended is None:
+        return StopResult(stopped=True, detail=detail)
+    view = _exited(directory, ended)
+    return StopResult(stopped=True, detail=detail, exit_code=view.exit_code, signal=view.signal)
 
 
 def _signal_group(pgid: int, signum: int) -> None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from contracts.api import EventList, LaunchRunResponse, LogList, RunList, RunView
-from contracts.runs import RunRequest
+from contracts.runs import MAX_INT32, RunRequest
 from contracts.statuses import RunStatus
 from controlplane.errors import Unavailable
 from controlplane.services import ServicesDep
@@ -58,8 +58,8 @@ def list_events(
     run_id: str,
     services: ServicesDep,
     _: AdminOnly,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
-    attempt: Annotated[int | None, Query(ge=1)] = None,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
+    attempt: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
 ) -> EventList:
     """A run's events with seq > after_seq, in order (optionally of one attempt)."""
     return services.runs.events(run_id, after_seq=after_seq, attempt=attempt)
@@ -70,8 +70,8 @@ def list_logs(
     run_id: str,
     services: ServicesDep,
     _: AdminOnly,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
-    attempt: Annotated[int | None, Query(ge=1)] = None,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
+    attempt: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
 ) -> LogList:
     """A run's log lines with seq > after_seq, in order (optionally of one attempt)."""
     return services.runs.logs(run_id, after_seq=after_seq, attempt=attempt)

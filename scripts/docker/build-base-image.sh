@@ -38,6 +38,7 @@ apt-config dump | grep -E '^Acquire::(Check-Valid-Until|Check-Date|https?::Proxy
 started=$(date +%s)
 say "building $TAG from Debian $SUITE"
 # minbase + no docs/man/locales keeps the image small; the hooks make the venv and copy the CA bundle in.
+# shellcheck disable=SC2016  # "$1" in the hooks is mmdebstrap's (the chroot), not ours
 mmdebstrap --quiet --variant=minbase --format=tar \
     --include=python3,python3-venv,ca-certificates,netbase \
     --aptopt="$work/host-apt.conf" \

@@ -3,11 +3,10 @@ a cancel racing the run's completion."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.support.faults.cancel_race import CancelRacingCompletion
+from tests.support.faults.duplicates import SameKeyAtOnce, at_once
 from tests.support.faults.env import FaultEnv
 
 
@@ -21,33 +20,18 @@ def test_a_cancel_racing_completion_ends_in_one_consistent_status(fault_env: Fau
     assert not audit.problems, audit.problems
 
 
-def _at_once(count: int, call):  # type: ignore[no-untyped-def]
-    """Run `call(i)` in `count` threads released together; the results in order."""
-    barrier = threading.Barrier(count)
-
-    def released(i: int):  # type: ignore[no-untyped-def]
-        barrier.wait()
-        return call(i)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(released, range(count)))
-
-
 def test_one_idempotency_key_from_many_clients_at_once_gives_one_run(fault_env: FaultEnv) -> None:
-    name = fault_env.stack.add_location(fault_env.spec())["name"]
-    body = {"location": name, "job": "greet", "idempotency_key": f"key-{fault_env.prefix}"}
-    clients = [fault_env.plane.client() for _ in range(6)]
+    scenario = SameKeyAtOnce(clients=6)
+    scenario.setup(fault_env)
 
-    responses = _at_once(len(clients), lambda i: clients[i].post("/api/runs", json=body))
+    audit = scenario.trial(fault_env)
 
-    codes = sorted(r.status_code for r in responses)
-    assert codes == [200] * 5 + [201], [(r.status_code, r.text) for r in responses]
-    run_ids = {r.json()["run"]["id"] for r in responses}
-    assert len(run_ids) == 1, run_ids
-    run = fault_env.stack.wait_run(run_ids.pop())
-    assert run["status"] == "SUCCESS", run
-    assert [e["type"] for e in fault_env.stack.events(run["id"])].count("RUN_START") == 1
-    assert len(fault_env.client.get("/api/runs", params={"location": name}).json()["runs"]) == 1
+    codes = sorted(r.status_code for r in scenario.responses)
+    assert codes == [200] * 5 + [201], [(r.status_code, r.text) for r in scenario.responses]
+    assert audit.clean, audit  # one run, launched once, SUCCESS
+    assert [view["status"] for view in audit.views.values()] == ["SUCCESS"]
+    runs = fault_env.client.get("/api/runs", params={"location": scenario.location}).json()["runs"]
+    assert len(runs) == 1
 
 
 def test_two_redeploys_at_once_are_applied_one_after_the_other(fault_env: FaultEnv) -> None:
@@ -55,7 +39,7 @@ def test_two_redeploys_at_once_are_applied_one_after_the_other(fault_env: FaultE
     clients = [fault_env.plane.client() for _ in range(2)]
     specs = [fault_env.spec(env={"HELLO_GREETING": greeting}) for greeting in ("ahoy", "howdy")]
 
-    responses = _at_once(2, lambda i: clients[i].post(f"/api/locations/{name}/redeploy", json={"spec": specs[i]}))
+    responses = at_once(2, lambda i: clients[i].post(f"/api/locations/{name}/redeploy", json={"spec": specs[i]}))
 
     accepted = [i for i, r in enumerate(responses) if r.status_code == 202]
     for r in responses:

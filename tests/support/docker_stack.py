@@ -11,6 +11,7 @@ import io
 import os
 import textwrap
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -132,12 +133,21 @@ class DockerStack(Stack):
     def remove_all(self) -> None:
         """Remove this test's locations, then whatever containers, markers and images are left."""
         super().remove_all()
+        for name in self.locations:
+            # Let the agent stop its servers itself before anything is forced away under it.
+            try:
+                wait_for(partial(self._stopped, name), 15, f"{name} stopped")
+            except AssertionError:
+                pass
         remove_agent_objects(self.docker, self.agent_name)
         for image in self.images:
             try:
                 self.docker.images.remove(image, force=True)
             except docker.errors.APIError:
                 pass
+
+    def _stopped(self, name: str) -> bool:
+        return self.location(name)["status"] in ("STOPPED", "ERROR")
 
 
 def code_volume(root: Path, package: str, source: str) -> tuple[str, str]:

@@ -91,6 +91,7 @@ class Cleanup:
         self._owners = owners
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
+        self._client: docker.DockerClient | None = None
 
     def start(self) -> None:
         """Sweep every `cleanup_interval_s` until closed."""
@@ -117,6 +118,7 @@ class Cleanup:
                 return  # no more threads at interpreter shutdown
             except Exception as err:
                 log.warning("docker cleanup sweep failed: %s", err)
+                self._client = None  # reconnect next time (the engine may have restarted)
                 continue
             for what, names in (("finished", report.finished), ("orphaned", report.orphans)):
                 if names:
@@ -135,7 +137,9 @@ class Cleanup:
 
     async def sweep(self) -> SweepReport:
         """Remove finished run containers past retention, orphans, and old stop markers."""
-        client = await asyncio.to_thread(self._connect)
+        if self._client is None:
+            self._client = await asyncio.to_thread(self._connect)
+        client = self._client
         now = datetime.now(UTC)
         report = SweepReport()
         retention = timedelta(seconds=self._settings.retention_s)

@@ -288,6 +288,9 @@ class DockerLauncher:
             self._docker().api.remove_container(cname, force=True)
         except docker.errors.NotFound:
             pass
+        except docker.errors.APIError as err:
+            if err.status_code != 409:  # 409: a removal is already in progress (the cleanup, or an operator)
+                raise
         self.watcher.forget(cname)
 
     def _mark_stopped(self, name: str, run_id: str, attempt: int) -> None:

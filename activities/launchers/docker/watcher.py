@@ -160,10 +160,14 @@ class ContainerWatcher:
 
     async def wait_synced(self, timeout_s: float) -> None:
         """Return once synced; DockerUnavailable after `timeout_s`."""
-        if self._synced.is_set():
-            return
-        if not await asyncio.to_thread(self._synced.wait, timeout_s):
-            raise DockerUnavailable(f"the docker engine has not answered for {timeout_s:g} s; retrying")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        # Polled on the loop, not waited for in a thread: many supervisions waiting at once must not take
+        # every worker thread from the launches (this only happens before the first sync).
+        while not self._synced.is_set():
+            if loop.time() >= deadline:
+                raise DockerUnavailable(f"the docker engine has not answered for {timeout_s:g} s; retrying")
+            await asyncio.sleep(0.05)
 
     # ---- reading ----------------------------------------------------------------------------
 
@@ -238,10 +242,14 @@ class ContainerWatcher:
                     state = replace(state, termination=old.termination, details_read=True)
             self._entries[name] = _Entry(asked, state)
             waiters = self._waiters.pop(name, [])
+        self._wake_all(waiters)
+        return state
+
+    @staticmethod
+    def _wake_all(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]) -> None:
         for loop, future in waiters:
             with contextlib.suppress(RuntimeError):  # that loop has closed: nobody is waiting any more
                 loop.call_soon_threadsafe(_wake, future)
-        return state
 
     def _name_of(self, container_id: str) -> str | None:
         with self._lock:
@@ -323,13 +331,20 @@ class ContainerWatcher:
         for state in self.states():
             if state.kind != WORKER or state.status != "running" or state.job_started:
                 continue
-            asked = time.monotonic()
             if _exists(client, state.id, STARTED_FILE):
-                with self._lock:
-                    current = self._entries.get(state.name)
-                    still = current is not None and current.state is not None and current.state.id == state.id
-                if still and current is not None and current.state is not None:
-                    self._store(state.name, max(asked, current.asked_at), replace(current.state, job_started=True))
+                self._mark_started(state.name, state.id)
+
+    def _mark_started(self, name: str, container_id: str) -> None:
+        """Flag the job started on whatever is cached now (it may have ended meanwhile: keep that, add the flag)."""
+        with self._lock:
+            current = self._entries.get(name)
+            if current is None or current.state is None or current.state.id != container_id:
+                return
+            if current.state.job_started:
+                return
+            self._entries[name] = _Entry(current.asked_at, replace(current.state, job_started=True))
+            waiters = self._waiters.pop(name, [])
+        self._wake_all(waiters)
 
     def _resync(self, client: docker.DockerClient) -> None:
         """Re-list this agent's containers: inspect what changed, drop what is gone."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
@@ -109,3 +110,20 @@ def test_a_command_the_image_lacks_ends_the_server_with_the_reason_in_its_log(la
     exit_code, log = asyncio.run(scenario())
     assert exit_code == 127
     assert "no-such-program" in log, log
+
+
+def test_an_engine_that_does_not_answer_is_a_retryable_launch_error(tmp_path: Path) -> None:
+    settings = DockerLauncherSettings(docker_host=f"unix://{tmp_path}/no-engine.sock", agent_name="lstest-down")
+    instance = DockerLauncher(settings.resolved("lstest-down", "http://127.0.0.1:9"))
+
+    async def scenario() -> LaunchError:
+        with pytest.raises(LaunchError) as caught:
+            await instance.launch_server(spec(), 1, 1)
+        return caught.value
+
+    try:
+        error = asyncio.run(scenario())
+    finally:
+        instance.close()
+    assert not error.final, "Temporal retries it: the engine may come back"
+    assert "docker engine unreachable" in str(error)

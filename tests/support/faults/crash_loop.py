@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +49,7 @@ class CrashLoop:
         self.flag.touch()
         # The flag only bites at the next start: kill the serving instance's process to begin the loop.
         server = env.stack.location(self.location)["server"]
-        _kill_server(env, server)
+        os.kill(env.stack.server_pid(server), signal.SIGKILL)
         time.sleep(self.window_s)
         loop = self._events(env)[before:]
         self.history = loop
@@ -72,10 +74,3 @@ class CrashLoop:
 
     def _events(self, env: FaultEnv) -> list[dict[str, Any]]:
         return list(env.client.get(f"/api/locations/{self.location}/events").json()["events"])
-
-
-def _kill_server(env: FaultEnv, server: str) -> None:
-    import os
-    import signal
-
-    os.kill(env.stack.server_pid(server), signal.SIGKILL)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from temporalio.client import Client
 
 from tests.support.agent import AgentProcess
 from tests.support.faults.audit import Audit
 from tests.support.faults.env import FaultEnv
+
+T = TypeVar("T")
 
 
 class Scenario(Protocol):
@@ -49,10 +52,10 @@ def supervising_agent(env: FaultEnv, workflow_id: str, timeout_s: float = 15.0) 
     raise AssertionError(f"no live agent is running an activity of {workflow_id}")
 
 
-def wait_until(probe, timeout_s: float, what: str, interval_s: float = 0.05):  # type: ignore[no-untyped-def]
+def wait_until(probe: Callable[[], T | None], timeout_s: float, what: str, interval_s: float = 0.05) -> T:
     """Poll `probe` until it returns something truthy (then return it); AssertionError after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
-    last = None
+    last: T | None = None
     while time.monotonic() < deadline:
         last = probe()
         if last:
