@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from contracts.api import LocationView, RunList
-from contracts.locations import LocationSpec
+from contracts.locations import LocationSpec, SupervisionSettings
 from longshoreman.cli.api_client import ApiClient
 from longshoreman.dev.stack import DevStack, DevStackConfig
 
@@ -30,8 +30,13 @@ def bench_stack(agent_env: dict[str, str] | None = None) -> Iterator[DevStack]:
     with tempfile.TemporaryDirectory(prefix="longshoreman-bench-") as tmp:
         config = DevStackConfig(state_dir=Path(tmp), port=0, temporal_port=0, ui_port=0, agent_env=agent_env or {})
         with DevStack(config, say=say) as stack:
+            # A server healthy for 2 s counts as stable: the failure benchmark's kills are then one-off crashes.
             spec = LocationSpec(
-                name=LOCATION, module="jobs.scale", working_dir=str(BENCH_DIR), agent_queue=config.task_queue
+                name=LOCATION,
+                module="jobs.scale",
+                working_dir=str(BENCH_DIR),
+                agent_queue=config.task_queue,
+                supervision=SupervisionSettings(stable_after_s=2.0),
             )
             with stack.client() as client:
                 client.send("POST", "/api/locations", spec, LocationView)

@@ -21,7 +21,7 @@ def test_yaml_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_a_missing_config_file_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LONGSHOREMAN_CONFIG_FILE", str(tmp_path / "nope.yaml"))
-    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.yaml"):
         AgentSettings()
 
 
