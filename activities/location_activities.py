@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 from activities.launchers.base import LaunchError, Phase, describe_exit, launch_failure, wait_server_end
 from activities.launchers.registry import LauncherRegistry
 from activities.metrics import HEALTH_CHECK_FAILURES
-from activities.polling import poll_until, watch_until
+from activities.polling import heartbeating, poll_until, watch_until
 from contracts.agent import HealthResult, LaunchServerInput, ProbeInput, ServerExit, StopResult, StopServerInput
 from contracts.handles import ServerHandle
 from contracts.locations import MAX_DEFINITIONS_BYTES, Definitions
@@ -30,7 +30,8 @@ class LocationActivities:
         """Start the code-server instance named by location, generation and instance (adopts an existing one)."""
         launcher = self._launchers.get(request.spec.launcher)
         try:
-            return await launcher.launch_server(request.spec, request.generation, request.instance)
+            async with heartbeating():
+                return await launcher.launch_server(request.spec, request.generation, request.instance)
         except LaunchError as err:
             raise launch_failure(err) from err
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from temporalio import activity
@@ -53,3 +53,21 @@ async def poll_until(check: Callable[[], Awaitable[T | None]], interval_s: float
         return result
 
     return await watch_until(step)
+
+
+@contextlib.asynccontextmanager
+async def heartbeating(interval_s: float = 2.0) -> AsyncIterator[None]:
+    """Heartbeat in the background while a long step runs (an image pull): a dead agent is noticed, a slow one not."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(interval_s)
+
+    task = asyncio.ensure_future(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 from activities.control_plane_client import ControlPlaneClient
 from activities.launchers.base import LaunchError, Phase, ProcessView, describe_exit, launch_failure, wait_worker
 from activities.launchers.registry import LauncherRegistry
-from activities.polling import watch_until
+from activities.polling import heartbeating, watch_until
 from contracts.agent import LaunchRunInput, OutcomeKind, RunOutcome, RunStarted, StopResult, StopRunInput, WatchRunInput
 from contracts.handles import WorkerHandle
 from contracts.temporal import Activities
@@ -55,7 +55,8 @@ class RunActivities:
                 delay = min(2 * delay, 2.0)
 
         try:
-            return await launcher.launch_worker(request, token)
+            async with heartbeating():
+                return await launcher.launch_worker(request, token)
         except LaunchError as err:
             raise launch_failure(err) from err
 

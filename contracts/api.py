@@ -71,6 +71,7 @@ class RunView(BaseModel):
     tags: dict[str, str]
     status: RunStatus
     reason: str = ""
+    log_tail: str = Field(default="", description="The run worker's last output, kept when it failed.")
     attempt: int = 1
     idempotency_key: str | None = None
     start_timeout_s: float

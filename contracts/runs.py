@@ -99,3 +99,6 @@ class RunReport(BaseModel):
     attempt: int = Field(default=1, ge=1, le=MAX_INT32)
     reason: str = ""
     worker: str | None = Field(default=None, description="Handle name of the run worker.")
+    log_tail: str = Field(
+        default="", max_length=8000, description="The worker's last output, sent with a failure (its logs may not)."
+    )

@@ -36,6 +36,7 @@ def run_view(row: RunRow, links: TemporalLinks | None = None) -> RunView:
         tags=row.tags,
         status=RunStatus(row.status),
         reason=row.reason,
+        log_tail=row.log_tail or "",
         attempt=row.attempt,
         idempotency_key=row.idempotency_key,
         start_timeout_s=row.start_timeout_s,
@@ -274,6 +275,8 @@ class RunStore:
             row.status = report.status
             row.attempt = report.attempt
             row.reason = report.reason
+            if report.log_tail:
+                row.log_tail = report.log_tail
             if report.worker is not None:
                 row.worker = report.worker
             if report.status is RunStatus.STARTED and row.started_at is None:

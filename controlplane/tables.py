@@ -91,6 +91,7 @@ class RunRow(Base):
     request: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
+    log_tail: Mapped[str | None] = mapped_column(Text)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     # Unique: concurrent launches with one key race on this constraint and exactly one wins.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)

@@ -59,6 +59,9 @@ class Agent:
             max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
             max_cached_workflows=settings.max_cached_workflows,
             graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_s),
+            # A killed agent's sticky queue would hold its workflows' next tasks this long before any replica may
+            # take them (the default is 10 s): short, so a replica resumes a run within seconds.
+            sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_timeout_s),
             interceptors=[observability.ObservabilityInterceptor()],
         )
 

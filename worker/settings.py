@@ -38,6 +38,7 @@ class AgentSettings(BaseSettings):
     max_concurrent_workflow_tasks: int = Field(default=100, ge=1)
     max_cached_workflows: int = Field(default=2000, ge=0)
     graceful_shutdown_s: float = Field(default=5.0, ge=0)
+    sticky_timeout_s: float = Field(default=2.0, gt=0, description="Sticky queue schedule-to-start timeout.")
     poll_interval_s: float = Field(default=0.1, gt=0, description="How often a run worker's state is checked.")
     kubernetes: KubernetesLauncherSettings = Field(default_factory=KubernetesLauncherSettings)
     docker: DockerLauncherSettings = Field(default_factory=DockerLauncherSettings)

@@ -29,7 +29,9 @@ REATTACH = RetryPolicy(
 def launch() -> dict[str, Any]:
     """Launching is idempotent; a few retries cover a flaky engine, not a bad spec."""
     return {
-        "start_to_close_timeout": timedelta(seconds=60),
+        # Image pulls can be slow: a long bound, and heartbeats so a dead agent is still noticed in seconds.
+        "start_to_close_timeout": timedelta(minutes=15),
+        "heartbeat_timeout": timedelta(seconds=10),
         "retry_policy": RetryPolicy(
             initial_interval=timedelta(seconds=1), maximum_attempts=3, non_retryable_error_types=FINAL_ERRORS
         ),

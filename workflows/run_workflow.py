@@ -31,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
 
 # Workflow change (see README "Replay and workflow changes"): a cancel no longer overrides an outcome the run
 # worker reached by itself, and a cancel during the launch is a cancel, not a launch failure.
-CANCEL_FOLLOWS_EXIT = "cancel-follows-worker-exit"
 # After a cancel stopped the worker, how long supervision may take to return the worker's exit status.
 EXIT_AFTER_STOP = timedelta(seconds=30)
 
@@ -60,7 +59,9 @@ class RunWorkflow:
         attempt = 1
         try:
             while True:
-                self._report(params, RunStatus.STARTING, attempt)
+                # No report here: launching asks the control plane for the attempt's token, which marks the run
+                # STARTING there. One request instead of two, and a shorter history.
+                self._set_status(RunStatus.STARTING)
                 self._attempt_over = False
                 outcome = await self._attempt(params, attempt)
                 self._attempt_over = True
@@ -77,7 +78,7 @@ class RunWorkflow:
             # The worker had finished by itself before the cancel reached it: its outcome stands.
             outcome = ended
         status = RunStatus.SUCCESS if outcome.succeeded else RunStatus.FAILURE
-        await self._final_report(params, status, attempt, outcome.reason)
+        await self._final_report(params, status, attempt, outcome.reason, outcome.log_tail)
         if status is RunStatus.FAILURE:
             # A failed workflow is what users filter for in the Temporal UI; the reason is already reported.
             raise ApplicationError(outcome.reason, type="RunFailed", non_retryable=True)
@@ -103,7 +104,7 @@ class RunWorkflow:
             )
             self._handle = handle
         except ActivityError as err:
-            if is_cancelled_exception(err) and workflow.patched(CANCEL_FOLLOWS_EXIT):
+            if is_cancelled_exception(err):
                 raise asyncio.CancelledError from err
             return RunOutcome(kind=OutcomeKind.LOST, reason=f"launch failed: {cause_of(err)}", infrastructure=True)
 
@@ -179,9 +180,6 @@ class RunWorkflow:
         watch = self._watch
         self._report(params, RunStatus.CANCELING, attempt)
         stopped = await self._stop(params, attempt)
-        if not workflow.patched(CANCEL_FOLLOWS_EXIT):
-            await self._final_report(params, RunStatus.CANCELED, attempt, "canceled by request")
-            return None
         ended = None if self._attempt_over else await self._ended_by_itself(watch) or _exited_before(stopped)
         if ended is not None:
             return ended
@@ -223,11 +221,15 @@ class RunWorkflow:
             return outcome
         return None
 
+    def _set_status(self, status: RunStatus) -> None:
+        """The status this workflow reports by query and search attribute."""
+        self._status = status
+        search.set_run_status(status)
+
     def _report(self, params: RunWorkflowInput, status: RunStatus, attempt: int, reason: str = "") -> None:
         """Send a status report without waiting: the control plane orders reports by seq."""
         self._seq += 1
-        self._status = status
-        search.set_run_status(status)
+        self._set_status(status)
         report = RunReport(run_id=params.run_id, status=status, seq=self._seq, attempt=attempt, reason=reason)
         self._reports.append(asyncio.create_task(self._send(report)))
 
@@ -237,22 +239,28 @@ class RunWorkflow:
         except ActivityError as err:
             workflow.logger.warning("report %s not delivered: %s", report.status, cause_of(err))
 
-    async def _final_report(self, params: RunWorkflowInput, status: RunStatus, attempt: int, reason: str) -> None:
+    async def _final_report(
+        self, params: RunWorkflowInput, status: RunStatus, attempt: int, reason: str, log_tail: str = ""
+    ) -> None:
         """Deliver the final status before completing; a cancel arriving meanwhile must not stop the delivery
         (the outcome is decided, and the control plane would show the run unfinished for ever)."""
-        delivery = asyncio.ensure_future(self._deliver_final(params, status, attempt, reason))
+        delivery = asyncio.ensure_future(self._deliver_final(params, status, attempt, reason, log_tail))
         try:
             await asyncio.shield(delivery)
         except asyncio.CancelledError:
             await delivery
 
-    async def _deliver_final(self, params: RunWorkflowInput, status: RunStatus, attempt: int, reason: str) -> None:
+    async def _deliver_final(
+        self, params: RunWorkflowInput, status: RunStatus, attempt: int, reason: str, log_tail: str
+    ) -> None:
         """The final report as a local activity (one history event, no extra task), after the earlier ones."""
         await asyncio.gather(*self._reports)
         self._seq += 1
         self._status = status
         search.set_run_status(status)
-        report = RunReport(run_id=params.run_id, status=status, seq=self._seq, attempt=attempt, reason=reason)
+        report = RunReport(
+            run_id=params.run_id, status=status, seq=self._seq, attempt=attempt, reason=reason, log_tail=log_tail
+        )
         try:
             await workflow.execute_local_activity(Activities.REPORT_RUN, report, result_type=Ack, **options.report())
         except ActivityError as err:

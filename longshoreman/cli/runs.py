@@ -196,6 +196,9 @@ def show(run_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonOpt 
     console.print(f"[bold]{run.id}[/]  {styled(run.status)}  {run.location}/{escape(run.job)}  attempt {run.attempt}")
     if run.reason:
         console.print(f"reason:    {escape(run.reason)}")
+    if run.log_tail:
+        console.print("last output of the run worker:")
+        console.print(escape(run.log_tail.rstrip()))
     console.print(
         f"created:   {when(run.created_at)}  started: {when(run.started_at)}  finished: {when(run.finished_at)}"
     )
