@@ -67,8 +67,11 @@ class RunActivities:
 
         async def step() -> RunStarted | None:
             view = await wait_worker(launcher, request.handle, STARTED_OR_ENDED, STEP_S, self._interval)
+            if view.phase in ENDED and view.started:
+                # A quick job ran and ended before we looked: its outcome now saves a supervision round trip.
+                return RunStarted(running=True, outcome=await self._outcome(request.handle, view))
             if view.phase is Phase.RUNNING or view.started:
-                return RunStarted(running=True)  # if it has ended meanwhile, supervision returns at once
+                return RunStarted(running=True)
             if view.phase in ENDED:
                 return RunStarted(running=False, outcome=await self._outcome(request.handle, view))
             return None

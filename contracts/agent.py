@@ -161,8 +161,8 @@ class RunOutcome(BaseModel):
 class RunStarted(BaseModel):
     """The run worker is executing the job, or already ended before we saw it run."""
 
-    running: bool
-    outcome: RunOutcome | None = Field(default=None, description="Set when the worker ended before running.")
+    running: bool = Field(description="The job got as far as running.")
+    outcome: RunOutcome | None = Field(default=None, description="Set when the worker has already ended.")
 
 
 class StopRunInput(BaseModel):

@@ -126,6 +126,8 @@ class RunWorkflow:
             return started.outcome or RunOutcome(kind=OutcomeKind.LOST, reason="worker ended", infrastructure=True)
 
         self._report(params, RunStatus.STARTED, attempt)
+        if started.outcome is not None:
+            return started.outcome  # it ran and has already ended
         outcome = await self._watch_until(
             workflow.start_activity(Activities.SUPERVISE_RUN_WORKER, watch, result_type=RunOutcome, **options.watch()),
             request.max_runtime_s,
@@ -199,7 +201,12 @@ class RunWorkflow:
             return None
         try:
             result = watch.result()
-            if isinstance(result, RunStarted) and result.running and self._handle is not None:
+            if (
+                isinstance(result, RunStarted)
+                and result.running
+                and result.outcome is None
+                and self._handle is not None
+            ):
                 # It got as far as running the job: only supervision can say how it ended.
                 result = await workflow.execute_activity(
                     Activities.SUPERVISE_RUN_WORKER,
