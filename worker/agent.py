@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.control_plane_client import ControlPlaneClient
 from activities.location_activities import LocationActivities
@@ -23,6 +24,15 @@ from worker.settings import AgentSettings
 from workflows.location_workflow import CodeLocationWorkflow
 from workflows.run_workflow import RunWorkflow
 
+SANDBOX_PASSTHROUGH = (
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "contracts",
+    "workflows.options",
+    "workflows.errors",
+    "workflows.search",
+)
 log = logging.getLogger("longshoreman.agent")
 
 
@@ -63,6 +73,11 @@ class Agent:
             # take them (the default is 10 s): short, so a replica resumes a run within seconds.
             sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_timeout_s),
             interceptors=[observability.ObservabilityInterceptor()],
+            # Deterministic, side-effect-free modules are shared with the sandbox instead of re-imported into each
+            # workflow: a workflow task then costs a few milliseconds less.
+            workflow_runner=SandboxedWorkflowRunner(
+                restrictions=SandboxRestrictions.default.with_passthrough_modules(*SANDBOX_PASSTHROUGH)
+            ),
         )
 
     @classmethod
