@@ -46,7 +46,7 @@ def bench_stack(agent_env: dict[str, str] | None = None) -> Iterator[DevStack]:
 
 def count_runs(client: ApiClient, status: str) -> int:
     """How many runs of the bench location have `status` (the API pages at 1000)."""
-    return len(client.get(f"/api/runs?location={LOCATION}&status={status}&limit=1000", RunList).runs)
+    return len(client.get("/api/runs", RunList, location=LOCATION, status=status, limit=1000).runs)
 
 
 def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.5) -> None:  # type: ignore[no-untyped-def]

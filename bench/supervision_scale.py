@@ -34,13 +34,26 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
 
             def launch(i: int) -> str:
-                body = RunRequest(location=LOCATION, job="nap", config={"seconds": args.seconds})
+                # A ramp of a thousand launches on 2 cores takes minutes: not what this measures.
+                body = RunRequest(location=LOCATION, job="nap", config={"seconds": args.seconds}, start_timeout_s=1800)
                 return client.send("POST", "/api/runs", body, LaunchRunResponse).run.id
 
             with ThreadPoolExecutor(8) as pool:
                 run_ids = list(pool.map(launch, range(args.runs)))
             say(f"{len(run_ids)} runs submitted in {time.monotonic() - started:.1f} s")
-            wait_until(lambda: count_runs(client, "STARTED") >= args.runs, args.seconds, "all runs STARTED", 2)
+            progress = {"at": 0.0}
+
+            def all_started() -> bool:
+                started_now = count_runs(client, "STARTED")
+                if time.monotonic() - progress["at"] > 10:
+                    progress["at"] = time.monotonic()
+                    say(
+                        f"{started_now} STARTED, {count_runs(client, 'STARTING')} STARTING, agent RSS "
+                        f"{agent.memory_info().rss / 2**20:.0f} MB"
+                    )
+                return started_now >= args.runs
+
+            wait_until(all_started, args.seconds, "all runs STARTED", 2)
             ramp = time.monotonic() - started
             say(f"all {args.runs} runs STARTED after {ramp:.1f} s; sampling the agent for {args.window:.0f} s")
             time.sleep(3)  # let the start-up burst settle

@@ -48,6 +48,7 @@ class ProcessLauncherSettings(BaseModel):
     control_plane_url: str
     python: str = sys.executable
     host: str = "127.0.0.1"
+    max_parallel_launches: int = 8
 
 
 class ProcessLauncher:
@@ -59,6 +60,8 @@ class ProcessLauncher:
         self.settings = settings
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._exits = ExitWatcher()
+        # Spawning is CPU-bound: a burst of launches queues here instead of starving the event loop (heartbeats).
+        self._spawning = asyncio.Semaphore(settings.max_parallel_launches)
 
     # ---- code servers ---------------------------------------------------------------------
 
@@ -77,7 +80,8 @@ class ProcessLauncher:
             return command, env, {"port": port}
 
         # A dead instance is no use to anyone: relaunch it (a run worker, in contrast, must never run twice).
-        meta = await self._ensure_started(directory, prepare, spec.working_dir, relaunch_ended=True)
+        async with self._spawning:
+            meta = await self._ensure_started(directory, prepare, spec.working_dir, relaunch_ended=True)
         return ServerHandle(
             name=name,
             location=spec.name,
@@ -138,7 +142,8 @@ class ProcessLauncher:
             }
             return [self.settings.python, "-m", "longshoreman", "execute-run"], env, {}
 
-        meta = await self._ensure_started(directory, prepare, spec.working_dir)
+        async with self._spawning:
+            meta = await self._ensure_started(directory, prepare, spec.working_dir)
         return WorkerHandle(
             name=name,
             run_id=request.run_id,
@@ -266,13 +271,16 @@ class ProcessLauncher:
         self, directory: Path, timeout_s: float, shim: subprocess.Popen[bytes] | None = None
     ) -> bool:
         deadline = time.monotonic() + timeout_s
+        # Backing off: hundreds of launches waiting at once must not turn into a busy loop.
+        delay = 0.002
         while time.monotonic() < deadline:
             if (directory / "pid.json").exists() or (directory / "exit.json").exists():
                 return True
             if shim is not None and shim.poll() is not None:
                 # The shim gave up without a record (no room to write one): nothing runs, no point waiting.
                 return (directory / "pid.json").exists() or (directory / "exit.json").exists()
-            await asyncio.sleep(0.003)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
         return False
 
     def _pid_ref(self, directory: Path) -> dict[str, int]:

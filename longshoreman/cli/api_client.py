@@ -66,8 +66,8 @@ class ApiClient:
 
     def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
         """Send one request and return the decoded JSON body (None when empty); raise ApiError otherwise."""
-        if params:
-            params = {k: v for k, v in params.items() if v is not None}
+        # An empty dict would make httpx drop a query string written into `path`: pass None instead.
+        params = {k: v for k, v in (params or {}).items() if v is not None} or None
         try:
             response = self._http.request(method, path, json=json, params=params)
         except httpx.ConnectError as exc:
