@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=240.0, help="how long each job sleeps")
     parser.add_argument("--window", type=float, default=30.0, help="steady-state sampling window in seconds")
+    parser.add_argument("--rate", type=float, default=0.0, help="launches per second (0: as fast as possible)")
     args = parser.parse_args(argv)
 
     with bench_stack() as stack:
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
 
             def launch(i: int) -> str:
+                if args.rate:
+                    # Steady state is what this measures: a paced ramp keeps 2 cores from drowning in start-ups.
+                    time.sleep(max(0.0, started + i / args.rate - time.monotonic()))
                 # A ramp of a thousand launches on 2 cores takes minutes: not what this measures.
                 body = RunRequest(location=LOCATION, job="nap", config={"seconds": args.seconds}, start_timeout_s=1800)
                 return client.send("POST", "/api/runs", body, LaunchRunResponse).run.id
