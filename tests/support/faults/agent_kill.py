@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from tests.support.faults.audit import Audit, Ledger
 from tests.support.faults.env import FaultEnv
-from tests.support.faults.scenario import supervising_agent, wait_until
+from tests.support.faults.scenario import OneLocation, supervising_agent, wait_until
 
 
 @dataclass
@@ -44,18 +44,11 @@ class AgentKilledWithReplica:
 
 
 @dataclass
-class AgentKilledAndRestarted:
+class AgentKilledAndRestarted(OneLocation):
     """The only agent is killed; runs end and are launched while it is down; it comes back after `delay_s`."""
 
     delay_s: float = 20.0
     name: str = "only agent killed, restarted"
-    location: str = ""
-    server: str = ""
-
-    def setup(self, env: FaultEnv) -> None:
-        env.start_agent()
-        view = env.stack.add_location(env.spec())
-        self.location, self.server = view["name"], view["server"]
 
     def trial(self, env: FaultEnv) -> Audit:
         ledger = Ledger(env.client, env.state_dir)

@@ -7,23 +7,17 @@ from dataclasses import dataclass
 
 from tests.support.faults.audit import Audit, Ledger
 from tests.support.faults.env import FaultEnv
+from tests.support.faults.scenario import OneLocation
 
 MOMENTS = ("launch", "started", "job-success")
 
 
 @dataclass
-class CancelRacingCompletion:
+class CancelRacingCompletion(OneLocation):
     """Cancel a quick run at each moment; the final status is SUCCESS or CANCELED and agrees with the events."""
 
     rounds: int = 1
     name: str = "cancel racing completion"
-    location: str = ""
-    server: str = ""
-
-    def setup(self, env: FaultEnv) -> None:
-        env.start_agent()
-        view = env.stack.add_location(env.spec())
-        self.location, self.server = view["name"], view["server"]
 
     def trial(self, env: FaultEnv) -> Audit:
         ledger = Ledger(env.client, env.state_dir)

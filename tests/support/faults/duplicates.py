@@ -13,6 +13,7 @@ import httpx
 
 from tests.support.faults.audit import Audit, Ledger
 from tests.support.faults.env import FaultEnv
+from tests.support.faults.scenario import OneLocation
 
 T = TypeVar("T")
 
@@ -30,19 +31,12 @@ def at_once(count: int, call: Callable[[int], T]) -> list[T]:
 
 
 @dataclass
-class SameKeyAtOnce:
+class SameKeyAtOnce(OneLocation):
     """`clients` clients POST the same launch with one idempotency key at once."""
 
     clients: int = 6
     name: str = "same idempotency key at once"
-    location: str = ""
-    server: str = ""
     responses: list[httpx.Response] = field(default_factory=list)
-
-    def setup(self, env: FaultEnv) -> None:
-        env.start_agent()
-        view = env.stack.add_location(env.spec())
-        self.location, self.server = view["name"], view["server"]
 
     def trial(self, env: FaultEnv) -> Audit:
         ledger = Ledger(env.client, env.state_dir)

@@ -7,21 +7,15 @@ from dataclasses import dataclass
 
 from tests.support.faults.audit import Audit, Ledger
 from tests.support.faults.env import FaultEnv
+from tests.support.faults.scenario import OneLocation
 
 
 @dataclass
-class ControlPlaneOutage:
+class ControlPlaneOutage(OneLocation):
     """Runs launched, started, running and finishing across an outage of `down_s`; everything arrives later."""
 
     down_s: float = 30.0
     name: str = "control plane down"
-    location: str = ""
-    server: str = ""
-
-    def setup(self, env: FaultEnv) -> None:
-        env.start_agent()
-        view = env.stack.add_location(env.spec())
-        self.location, self.server = view["name"], view["server"]
 
     def trial(self, env: FaultEnv) -> Audit:
         ledger = Ledger(env.client, env.state_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from temporalio.client import Client
@@ -28,6 +29,20 @@ class Scenario(Protocol):
     def trial(self, env: FaultEnv) -> Audit:
         """Inject the fault once while work is in flight; the audit counts what went wrong."""
         ...
+
+
+@dataclass
+class OneLocation:
+    """Base of the scenarios that need one agent and one healthy location: its name and serving instance."""
+
+    location: str = ""
+    server: str = ""
+
+    def setup(self, env: FaultEnv) -> None:
+        """Start an agent and deploy the location."""
+        env.start_agent()
+        view = env.stack.add_location(env.spec())
+        self.location, self.server = view["name"], view["server"]
 
 
 def supervising_agent(env: FaultEnv, workflow_id: str, timeout_s: float = 15.0) -> AgentProcess:

@@ -7,22 +7,16 @@ from dataclasses import dataclass
 
 from tests.support.faults.audit import Audit, Ledger
 from tests.support.faults.env import FaultEnv
+from tests.support.faults.scenario import OneLocation
 
 
 @dataclass
-class TemporalRestart:
+class TemporalRestart(OneLocation):
     """Runs end and keep running while Temporal is down; supervision picks up where it was."""
 
     down_s: float = 5.0
     name: str = "Temporal restarted"
-    location: str = ""
-    server: str = ""
     refused: tuple[int, str, int] = (0, "", 0)  # a launch while Temporal was down: status, detail, runs added
-
-    def setup(self, env: FaultEnv) -> None:
-        env.start_agent()
-        view = env.stack.add_location(env.spec())
-        self.location, self.server = view["name"], view["server"]
 
     def trial(self, env: FaultEnv) -> Audit:
         ledger = Ledger(env.client, env.state_dir)
