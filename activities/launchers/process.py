@@ -36,6 +36,7 @@ SHIM_NO_ROOM = 3  # the shim's exit code when it could not reserve room for its 
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "USER")
 PID_WAIT_S = 10.0
 STARTED_POLL_S = 0.02
+REAP_INTERVAL_S = 1.0
 ORPHAN_POLL_S = 1.0
 Prepare = Callable[[], Awaitable[tuple[list[str], dict[str, str], dict[str, Any]]]]
 ADOPT_WAIT_S = 3.0
@@ -60,6 +61,7 @@ class ProcessLauncher:
         self.settings = settings
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._exits = ExitWatcher()
+        self._last_reap = 0.0
         # Spawning is CPU-bound: a burst of launches queues here instead of starving the event loop (heartbeats).
         self._spawning = asyncio.Semaphore(settings.max_parallel_launches)
 
@@ -355,7 +357,12 @@ class ProcessLauncher:
         return True
 
     def _reap(self) -> None:
-        # Shims we started are our children: poll them so finished ones do not linger as zombies.
+        # Shims we started are our children: poll them so finished ones do not linger as zombies. At most once a
+        # second: every observation calls this, and a poll per child per observation is quadratic in the runs.
+        now = time.monotonic()
+        if now - self._last_reap < REAP_INTERVAL_S:
+            return
+        self._last_reap = now
         for pid, child in list(self._children.items()):
             if child.poll() is not None:
                 del self._children[pid]
