@@ -12,7 +12,16 @@ from activities.control_plane_client import ControlPlaneClient
 from activities.launchers.base import LaunchError, Phase, ProcessView, describe_exit, launch_failure, wait_worker
 from activities.launchers.registry import LauncherRegistry
 from activities.polling import heartbeating, watch_until
-from contracts.agent import LaunchRunInput, OutcomeKind, RunOutcome, RunStarted, StopResult, StopRunInput, WatchRunInput
+from contracts.agent import (
+    LaunchRunInput,
+    OutcomeKind,
+    RunOutcome,
+    RunStarted,
+    StopResult,
+    StopRunInput,
+    WatchRunInput,
+    WorkerLaunch,
+)
 from contracts.handles import WorkerHandle
 from contracts.temporal import Activities
 
@@ -35,31 +44,33 @@ class RunActivities:
         self._control_plane = control_plane
         self._interval = poll_interval_s
 
+    @activity.defn(name=Activities.START_RUN_WORKER)
+    async def start_run_worker(self, request: LaunchRunInput) -> WorkerLaunch:
+        """Start (or adopt) one attempt's worker, then watch it for `watch_s`: a short job ends meanwhile.
+
+        Most jobs are short. Seeing one end here spares its workflow the watch and supervision activities and
+        the workflow tasks between them; a longer job is reported running (or still starting) after `watch_s`.
+        """
+        launcher = self._launchers.get(request.location.launcher)
+        async with heartbeating():
+            handle = await self._launch(request)
+            if request.watch_s <= 0:
+                return WorkerLaunch(handle=handle)
+            # Two steps: when the job starts (launch latency), then whether it ends within the watch.
+            deadline = time.monotonic() + request.watch_s
+            view = await wait_worker(launcher, handle, STARTED_OR_ENDED, request.watch_s, self._interval)
+            running_after_s = None
+            if view.phase is Phase.RUNNING:
+                running_after_s = max(0.0, time.time() - handle.launched_at.timestamp())
+                view = await wait_worker(launcher, handle, ENDED, max(0.0, deadline - time.monotonic()), self._interval)
+            started = await self._started(handle, view)
+            return WorkerLaunch(handle=handle, started=started, running_after_s=running_after_s)
+
     @activity.defn(name=Activities.LAUNCH_RUN_WORKER)
     async def launch_run_worker(self, request: LaunchRunInput) -> WorkerHandle:
-        """Start the worker of one run attempt; a retry adopts the worker a previous try started."""
-        launcher = self._launchers.get(request.location.launcher)
-
-        async def token() -> str:
-            # Without a token the worker could not report; wait out a control-plane outage (within this
-            # activity's 60 s; the activity's own retries add more) rather than fail a run that can still start.
-            deadline = time.monotonic() + TOKEN_PATIENCE_S
-            delay = 0.2
-            while True:
-                try:
-                    return await self._control_plane.run_token(request.run_id, request.attempt)
-                except ApplicationError as err:
-                    if err.non_retryable or time.monotonic() + delay > deadline:
-                        raise
-                activity.heartbeat()
-                await asyncio.sleep(delay)
-                delay = min(2 * delay, 2.0)
-
-        try:
-            async with heartbeating():
-                return await launcher.launch_worker(request, token)
-        except LaunchError as err:
-            raise launch_failure(err) from err
+        """Start the worker of one run attempt (for workflows begun before start_run_worker existed)."""
+        async with heartbeating():
+            return await self._launch(request)
 
     @activity.defn(name=Activities.AWAIT_RUN_STARTED)
     async def await_run_started(self, request: WatchRunInput) -> RunStarted:
@@ -68,14 +79,7 @@ class RunActivities:
 
         async def step() -> RunStarted | None:
             view = await wait_worker(launcher, request.handle, STARTED_OR_ENDED, STEP_S, self._interval)
-            if view.phase in ENDED and view.started:
-                # A quick job ran and ended before we looked: its outcome now saves a supervision round trip.
-                return RunStarted(running=True, outcome=await self._outcome(request.handle, view))
-            if view.phase is Phase.RUNNING or view.started:
-                return RunStarted(running=True)
-            if view.phase in ENDED:
-                return RunStarted(running=False, outcome=await self._outcome(request.handle, view))
-            return None
+            return await self._started(request.handle, view)
 
         return await watch_until(step)
 
@@ -97,6 +101,40 @@ class RunActivities:
         """Stop one attempt's worker: SIGTERM, the grace period, then SIGKILL; idempotent."""
         launcher = self._launchers.get(request.launcher)
         return await launcher.stop_worker(request.run_id, request.attempt, request.grace_s)
+
+    async def _launch(self, request: LaunchRunInput) -> WorkerHandle:
+        """Launch (or adopt) the worker, asking the control plane for its token only when it really starts."""
+        launcher = self._launchers.get(request.location.launcher)
+
+        async def token() -> str:
+            # Without a token the worker could not report; wait out a control-plane outage (within this
+            # activity's 60 s; the activity's own retries add more) rather than fail a run that can still start.
+            deadline = time.monotonic() + TOKEN_PATIENCE_S
+            delay = 0.2
+            while True:
+                try:
+                    return await self._control_plane.run_token(request.run_id, request.attempt)
+                except ApplicationError as err:
+                    if err.non_retryable or time.monotonic() + delay > deadline:
+                        raise
+                activity.heartbeat()
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, 2.0)
+
+        try:
+            return await launcher.launch_worker(request, token)
+        except LaunchError as err:
+            raise launch_failure(err) from err
+
+    async def _started(self, handle: WorkerHandle, view: ProcessView) -> RunStarted | None:
+        """What `view` says about the job having started: None while the worker is still starting."""
+        if view.phase in ENDED:
+            # Ended: either after running the job (a quick job, whose outcome now saves a supervision round
+            # trip) or before (the outcome says why).
+            return RunStarted(running=view.started, outcome=await self._outcome(handle, view))
+        if view.phase is Phase.RUNNING or view.started:
+            return RunStarted(running=True)
+        return None
 
     async def _outcome(self, handle: WorkerHandle, view: ProcessView) -> RunOutcome:
         launcher = self._launchers.get(handle.launcher)

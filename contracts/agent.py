@@ -125,6 +125,9 @@ class LaunchRunInput(BaseModel):
     max_runtime_s: float | None = Field(default=None, description="For backends that enforce it too (k8s deadline).")
     start_timeout_s: float | None = Field(default=None, description="For backends that judge starts themselves.")
     kubernetes: KubernetesRunOverrides | None = None
+    watch_s: float = Field(
+        default=0.0, ge=0, le=60, description="start_run_worker: watch the new worker this long before returning."
+    )
 
 
 class OutcomeKind(StrEnum):
@@ -163,6 +166,16 @@ class RunStarted(BaseModel):
 
     running: bool = Field(description="The job got as far as running.")
     outcome: RunOutcome | None = Field(default=None, description="Set when the worker has already ended.")
+
+
+class WorkerLaunch(BaseModel):
+    """A started run worker, and what the launch saw of it while it watched."""
+
+    handle: WorkerHandle
+    started: RunStarted | None = Field(
+        default=None, description="None: still starting when the watch ended; await_run_started takes over."
+    )
+    running_after_s: float | None = Field(default=None, description="Launch → job seen running, when the watch saw it.")
 
 
 class StopRunInput(BaseModel):

@@ -55,7 +55,8 @@ class Activities:
     FETCH_DEFINITIONS = "fetch_definitions"
     SUPERVISE_CODE_SERVER = "supervise_code_server"
     STOP_CODE_SERVER = "stop_code_server"
-    LAUNCH_RUN_WORKER = "launch_run_worker"
+    LAUNCH_RUN_WORKER = "launch_run_worker"  # RunWorkflow before the launch-watches-start patch
+    START_RUN_WORKER = "start_run_worker"
     AWAIT_RUN_STARTED = "await_run_started"
     SUPERVISE_RUN_WORKER = "supervise_run_worker"
     STOP_RUN_WORKER = "stop_run_worker"

@@ -23,6 +23,7 @@ from controlplane.links import TemporalLinks
 from controlplane.location_store import LocationStore
 from controlplane.routes import agent, ingest, locations, runs, tokens
 from controlplane.run_store import RunStore
+from controlplane.run_waiters import RunWaiters
 from controlplane.services import Services
 from controlplane.settings import ControlPlaneSettings
 from controlplane.temporal_gateway import TemporalGateway
@@ -123,6 +124,7 @@ def create_app(settings: ControlPlaneSettings | None = None) -> FastAPI:
             locations=LocationStore(db, links),
             runs=RunStore(db, links, run_token_grace_s=settings.run_token_grace_s),
             temporal=temporal,
+            waiters=RunWaiters(),
         )
         try:
             yield

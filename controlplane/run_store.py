@@ -98,6 +98,7 @@ def _insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]]) -> 
     return len(result.all())
 
 
+RUN_START = "RUN_START"  # the run worker's first event: the job is about to run
 _LIVE = frozenset({RunStatus.STARTING, RunStatus.STARTED})
 
 
@@ -243,6 +244,12 @@ class RunStore:
         with self._db.write() as session:
             self._exists(session, run_id)
             accepted = _insert_ignore(session, RunEventRow.__table__, rows)
+            if accepted and any(e.type == RUN_START for e in events):
+                # A job that ends while the agent's launch still watches it gets no STARTED report: its
+                # worker's own RUN_START event (received now; the worker's clock may be off) says when it ran.
+                session.execute(
+                    update(RunRow).where(RunRow.id == run_id, RunRow.started_at.is_(None)).values(started_at=utcnow())
+                )
         return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
 
     def add_logs(self, run_id: str, lines: Sequence[LogLine]) -> IngestResult:

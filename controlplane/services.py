@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from controlplane.database import Database
 from controlplane.location_store import LocationStore
 from controlplane.run_store import RunStore
+from controlplane.run_waiters import RunWaiters
 from controlplane.settings import ControlPlaneSettings
 from controlplane.temporal_gateway import TemporalGateway
 from controlplane.tokens import TokenStore
@@ -25,6 +26,7 @@ class Services:
     locations: LocationStore
     runs: RunStore
     temporal: TemporalGateway
+    waiters: RunWaiters
 
 
 def get_services(request: Request) -> Services:

@@ -17,11 +17,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
-
-if TYPE_CHECKING:
-    from http.client import HTTPConnection
 
 Item = tuple[Any, ...]  # (seq, time, ...) — seq first, so delivered items are found by number
 Warn = Callable[[str], None]
@@ -122,7 +119,7 @@ class RunEventSender:
         """How many events and log lines the control plane refused for good (they are not retried)."""
         self._closing = False
         self._last_send = float("-inf")
-        self._conn: HTTPConnection | None = None
+        self._conn: _Connection | None = None
         self._thread = threading.Thread(target=self._run, name="longshoreman-event-sender", daemon=True)
 
     def start(self) -> None:
@@ -241,30 +238,34 @@ class RunEventSender:
 
     def _request(self, path: str, body: bytes) -> tuple[int, str] | None:
         """POST and return (status, detail), or None if the control plane could not be reached."""
-        # Imported here, in the sender's thread: http.client costs ~13 ms, kept off the job's start-up path.
-        from http.client import HTTPConnection, HTTPException, HTTPSConnection
-
         for fresh in (False, True):
             reused = self._conn is not None
-            if self._conn is None:
-                factory = HTTPSConnection if self._https else HTTPConnection
-                self._conn = factory(self._host, self._port, timeout=self._timeout)
             try:
-                self._conn.request("POST", path, body, self._headers)
-                response = self._conn.getresponse()
-                data = response.read()
-            except (OSError, HTTPException):
-                self._conn.close()
-                self._conn = None
+                if self._conn is None:
+                    self._conn = self._connect()
+                status, data, will_close = self._conn.post(path, body, self._headers)
+            except OSError:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
                 # The server may have closed an idle keep-alive connection: one immediate retry on a new one.
                 if reused and not fresh:
                     continue
                 return None
-            if response.will_close:
+            if will_close:
                 self._conn.close()
                 self._conn = None
-            return response.status, _detail(data)
+            return status, _detail(data)
         return None
+
+    def _connect(self) -> _Connection:
+        # Imported here, in the sender's thread, off the job's start-up path. Plain http needs only sockets;
+        # http.client (~14 ms of imports with ssl and email) only for https.
+        if self._https:
+            return _HttpsConnection(self._host, self._port, self._timeout)
+        from longshoreman.plain_http import PlainConnection
+
+        return PlainConnection(self._host, self._port, self._timeout)
 
     def _encode(self, kind: str, item: Item) -> dict[str, Any]:
         when = datetime.fromtimestamp(item[1], UTC).isoformat()
@@ -283,6 +284,35 @@ class RunEventSender:
                 self.event(
                     event_type, f"{dropped} {_LABELS[kind]} were dropped while the control plane was unreachable"
                 )
+
+
+class _Connection(Protocol):
+    """A keep-alive HTTP connection; OSError when it breaks."""
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, bool]: ...
+    def close(self) -> None: ...
+
+
+class _HttpsConnection:
+    """http.client's HTTPSConnection as a _Connection."""
+
+    def __init__(self, host: str, port: int | None, timeout_s: float) -> None:
+        from http.client import HTTPSConnection
+
+        self._conn = HTTPSConnection(host, port, timeout=timeout_s)
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, bool]:
+        from http.client import HTTPException
+
+        try:
+            self._conn.request("POST", path, body, headers)
+            response = self._conn.getresponse()
+            return response.status, response.read(), response.will_close
+        except HTTPException as exc:
+            raise ConnectionError(f"bad answer from the control plane: {exc!r}") from exc
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 def _requests(kind: str, encoded: list[dict[str, Any]]) -> list[tuple[bytes, int, int]]:

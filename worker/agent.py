@@ -58,6 +58,7 @@ class Agent:
                 self.locations.fetch_definitions,
                 self.locations.supervise_code_server,
                 self.locations.stop_code_server,
+                self.runs.start_run_worker,
                 self.runs.launch_run_worker,
                 self.runs.await_run_started,
                 self.runs.supervise_run_worker,

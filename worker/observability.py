@@ -33,7 +33,7 @@ from temporalio.runtime import (
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from activities import metrics
-from contracts.agent import Ack, LaunchRunInput, RunStarted, WatchRunInput
+from contracts.agent import Ack, LaunchRunInput, RunStarted, WatchRunInput, WorkerLaunch
 from contracts.handles import WorkerHandle
 from contracts.locations import LocationReport
 from contracts.runs import RunReport
@@ -122,11 +122,12 @@ class _ActivityObserver(ActivityInboundInterceptor):
 def record_outcome(activity_type: str, args: Any, result: Any) -> None:
     """Log and count what a successful activity tells: launches, latency, final statuses, restarts."""
     arg = args[0] if args else None
-    if activity_type == Activities.LAUNCH_RUN_WORKER and isinstance(result, WorkerHandle):
-        log.info("run worker %s launched (%s launcher)", result.name, result.launcher)
-        metrics.RUNS_LAUNCHED.labels(result.launcher).inc()
-        if isinstance(arg, LaunchRunInput) and arg.attempt > 1 and activity.info().attempt == 1:
-            metrics.RUN_RETRIES.inc()
+    if isinstance(result, WorkerLaunch):
+        _launched(arg, result.handle)
+        if result.running_after_s is not None:
+            metrics.LAUNCH_LATENCY.labels(result.handle.launcher).observe(result.running_after_s)
+    elif activity_type == Activities.LAUNCH_RUN_WORKER and isinstance(result, WorkerHandle):
+        _launched(arg, result)
     elif activity_type == Activities.AWAIT_RUN_STARTED and isinstance(result, RunStarted) and result.running:
         if isinstance(arg, WatchRunInput):
             latency = max(0.0, time.time() - arg.handle.launched_at.timestamp())
@@ -141,6 +142,13 @@ def record_outcome(activity_type: str, args: Any, result: Any) -> None:
             metrics.CODE_SERVER_RESTARTS.labels(arg.name).inc()
         elif arg.status is LocationStatus.ERROR:
             metrics.CODE_SERVER_START_FAILURES.labels(arg.name).inc()
+
+
+def _launched(arg: Any, handle: WorkerHandle) -> None:
+    log.info("run worker %s launched (%s launcher)", handle.name, handle.launcher)
+    metrics.RUNS_LAUNCHED.labels(handle.launcher).inc()
+    if isinstance(arg, LaunchRunInput) and arg.attempt > 1 and activity.info().attempt == 1:
+        metrics.RUN_RETRIES.inc()
 
 
 def _applied(result: Any) -> bool:

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         StopResult,
         StopRunInput,
         WatchRunInput,
+        WorkerLaunch,
     )
     from contracts.handles import WorkerHandle
     from contracts.runs import RunReport
@@ -31,6 +32,12 @@ with workflow.unsafe.imports_passed_through():
 
 # Workflow change (see README "Replay and workflow changes"): a cancel no longer overrides an outcome the run
 # worker reached by itself, and a cancel during the launch is a cancel, not a launch failure.
+# Workflow change: one start_run_worker activity launches the worker and watches it briefly (see
+# _launch_watch_s); histories recorded before it use launch_run_worker + await_run_started.
+LAUNCH_WATCHES_START = "launch-watches-start"
+# How long the launch watches a new worker: jobs shorter than this need no separate supervision. Short, because
+# a longer job is reported STARTED only when the watch ends.
+LAUNCH_WATCH_S = 0.5
 # After a cancel stopped the worker, how long supervision may take to return the worker's exit status.
 EXIT_AFTER_STOP = timedelta(seconds=30)
 
@@ -98,10 +105,19 @@ class RunWorkflow:
             kubernetes=request.kubernetes,
         )
         self._handle = None
+        early: RunStarted | None = None
         try:
-            handle = await workflow.execute_activity(
-                Activities.LAUNCH_RUN_WORKER, launch, result_type=WorkerHandle, **options.launch()
-            )
+            if workflow.patched(LAUNCH_WATCHES_START):
+                # The launch watches the new worker briefly: a short job's outcome comes back with its handle.
+                launch.watch_s = _launch_watch_s(request.start_timeout_s)
+                launched: WorkerLaunch = await workflow.execute_activity(
+                    Activities.START_RUN_WORKER, launch, result_type=WorkerLaunch, **options.launch()
+                )
+                handle, early = launched.handle, launched.started
+            else:
+                handle = await workflow.execute_activity(
+                    Activities.LAUNCH_RUN_WORKER, launch, result_type=WorkerHandle, **options.launch()
+                )
             self._handle = handle
         except ActivityError as err:
             if is_cancelled_exception(err):
@@ -109,10 +125,12 @@ class RunWorkflow:
             return RunOutcome(kind=OutcomeKind.LOST, reason=f"launch failed: {cause_of(err)}", infrastructure=True)
 
         watch = WatchRunInput(handle=handle)
-        started = await self._watch_until(
-            workflow.start_activity(Activities.AWAIT_RUN_STARTED, watch, result_type=RunStarted, **options.watch()),
-            request.start_timeout_s,
-        )
+        started: RunStarted | RunOutcome | None = early
+        if early is None:
+            started = await self._watch_until(
+                workflow.start_activity(Activities.AWAIT_RUN_STARTED, watch, result_type=RunStarted, **options.watch()),
+                request.start_timeout_s - launch.watch_s,
+            )
         if started is None:
             await self._stop(params, attempt)
             return RunOutcome(
@@ -124,6 +142,9 @@ class RunWorkflow:
             return started
         if not started.running:
             return started.outcome or RunOutcome(kind=OutcomeKind.LOST, reason="worker ended", infrastructure=True)
+        if early is not None and early.outcome is not None:
+            # It ran and ended while the launch watched: the final report says all a STARTED report would.
+            return early.outcome
 
         self._report(params, RunStatus.STARTED, attempt)
         if started.outcome is not None:
@@ -272,6 +293,11 @@ class RunWorkflow:
             await workflow.execute_local_activity(Activities.REPORT_RUN, report, result_type=Ack, **options.report())
         except ActivityError as err:
             workflow.logger.warning("final report %s not delivered: %s", status, cause_of(err))
+
+
+def _launch_watch_s(start_timeout_s: float) -> float:
+    """The launch's watch: LAUNCH_WATCH_S, but never most of the start timeout (the rest is waited for after)."""
+    return min(LAUNCH_WATCH_S, start_timeout_s / 4)
 
 
 def _exited_before(stopped: StopResult | None) -> RunOutcome | None:

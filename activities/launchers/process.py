@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import BaseModel
 
@@ -246,7 +246,7 @@ class ProcessLauncher:
                 env=env,
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,  # the shim says "pid.json is written" with a byte here
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
             )
@@ -255,6 +255,8 @@ class ProcessLauncher:
             message = f"cannot launch in state directory {directory}: {err.strerror or err}"
             raise LaunchError(message, final=False) from err
         self._children[child.pid] = child
+        if child.stdout is not None:
+            await _readable_or_closed(child.stdout, PID_WAIT_S)
         if not await self._wait_for_pid(directory, PID_WAIT_S, child):
             if child.poll() == SHIM_NO_ROOM:
                 raise LaunchError(
@@ -366,6 +368,25 @@ class ProcessLauncher:
         for pid, child in list(self._children.items()):
             if child.poll() is not None:
                 del self._children[pid]
+
+
+async def _readable_or_closed(pipe: IO[bytes], timeout_s: float) -> None:
+    """Wait until `pipe` has data or its writer closed it (at most `timeout_s`), then close our end."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    fd = pipe.fileno()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ready, timeout_s)
+    finally:
+        loop.remove_reader(fd)
+        pipe.close()
 
 
 def _exited(directory: Path, ended: dict[str, object]) -> ProcessView:

@@ -10,6 +10,9 @@ directory made read-only) while the command runs cannot cost its exit status. Wh
 fails, nothing is started and the shim exits with NO_ROOM; when pid.json cannot be written after all, the
 command is killed at once (a process nobody can find again must not run).
 
+The shim's stdout, if the launcher made it a pipe, gets one byte once pid.json (or exit.json) is written,
+so the launcher need not poll for it.
+
 Usage: process_shim.py DIR -- COMMAND...
 """
 
@@ -49,6 +52,15 @@ def _start_ticks(pid: int) -> int:
     return int(fields[19])  # field 22 of stat(5): start time in clock ticks after boot
 
 
+def _tell_launcher() -> None:
+    """Wake the launcher (it reads our stdout, a pipe): the records are written. It may be gone: no matter."""
+    try:
+        os.write(1, b".")
+        os.close(1)
+    except OSError:
+        pass
+
+
 def main() -> int:
     """Spawn the command, record its pid, wait for it and record its exit."""
     directory = sys.argv[1]
@@ -78,6 +90,7 @@ def main() -> int:
         )
     except OSError as err:
         _write_json(os.path.join(directory, "exit.json"), {"exit_code": 127, "signal": None, "error": str(err)})
+        _tell_launcher()
         return 0
     try:
         _write_json(
@@ -93,6 +106,7 @@ def main() -> int:
         os.killpg(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         return NO_ROOM
+    _tell_launcher()
     while True:
         try:
             _, status = os.waitpid(pid, 0)

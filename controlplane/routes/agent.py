@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from contracts.agent import Ack
 from contracts.api import RunTokenRequest, RunTokenResponse
@@ -24,10 +25,12 @@ def report_location(name: str, report: LocationReport, services: ServicesDep, _:
 
 
 @router.put("/runs/{run_id}/report")
-def report_run(run_id: str, report: RunReport, services: ServicesDep, _: AgentOnly) -> Ack:
+async def report_run(run_id: str, report: RunReport, services: ServicesDep, _: AgentOnly) -> Ack:
     """Store a run's status if newer and allowed (terminal never changes; CANCELING only to terminal)."""
-    applied = services.runs.apply_report(run_id, report)
+    applied = await run_in_threadpool(services.runs.apply_report, run_id, report)
     AGENT_REPORTS.labels("run", report.status.value, str(applied).lower()).inc()
+    if applied and report.status.is_terminal:
+        services.waiters.finished(run_id)
     return Ack(applied=applied)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -15,6 +17,9 @@ from controlplane.services import ServicesDep
 from controlplane.tokens import AdminOnly
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
+MAX_WAIT_S = 60.0
+# A waiting request re-reads its run this often: another control-plane replica may have taken the final report.
+RECHECK_S = 1.0
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses={200: {"model": LaunchRunResponse}})
@@ -51,6 +56,28 @@ def list_runs(
 def get_run(run_id: str, services: ServicesDep, _: AdminOnly) -> RunView:
     """One run."""
     return services.runs.get(run_id)
+
+
+@router.get("/{run_id}/wait")
+async def wait_for_run(
+    run_id: str,
+    services: ServicesDep,
+    _: AdminOnly,
+    timeout_s: Annotated[float, Query(gt=0, le=MAX_WAIT_S)] = 30.0,
+) -> RunView:
+    """The run as soon as it has finished, or as it is after `timeout_s` (then its status is not final)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    # Registered before the first read: a final report arriving in between still wakes us.
+    with services.waiters.waiting(run_id) as finished:
+        while True:
+            run = await run_in_threadpool(services.runs.get, run_id)
+            remaining = deadline - loop.time()
+            if run.status.is_terminal or remaining <= 0:
+                return run
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(finished.wait(), min(remaining, RECHECK_S))
+            finished.clear()  # before the next read: a report after it sets the event again
 
 
 @router.get("/{run_id}/events")

@@ -36,6 +36,8 @@ app = typer.Typer(help="Launch and inspect runs.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the raw JSON answer.")]
 POLL_INTERVAL_S = 0.2
+# One long-poll request waits at most this long (under the HTTP client's 30 s timeout), then asks again.
+WAIT_CHUNK_S = 25.0
 
 
 def parse_config(config: str | None, config_file: Path | None) -> dict[str, Any]:
@@ -107,6 +109,18 @@ def follow_run(client: ApiClient, run_id: str, timeout_s: float | None = None) -
                 raise CliError(f"run {run_id} is still {run.status} after {timeout_s:.0f} s")
             time.sleep(POLL_INTERVAL_S)
             run = follower.run()
+
+
+def wait_for_run(client: ApiClient, run_id: str, timeout_s: float | None = None) -> RunView:
+    """The run once finished: long-polls the control plane, which answers as soon as the final report lands."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        remaining = WAIT_CHUNK_S if deadline is None else min(WAIT_CHUNK_S, deadline - time.monotonic())
+        run = client.get(f"/api/runs/{run_id}/wait", RunView, timeout_s=max(remaining, 0.001))
+        if run.status.is_terminal:
+            return run
+        if deadline is not None and time.monotonic() >= deadline:
+            raise CliError(f"run {run_id} is still {run.status} after {timeout_s:g} s")
 
 
 def report_outcome(run: RunView) -> int:
@@ -245,6 +259,20 @@ def logs(
             time.sleep(POLL_INTERVAL_S)
     if run is not None:
         raise typer.Exit(report_outcome(run))
+
+
+@app.command("wait")
+def wait(
+    run_id: Annotated[str, typer.Argument(metavar="ID")],
+    timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds.", min=0)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Wait until a run has finished; exit 0 on SUCCESS, 1 otherwise (also when the timeout passes first)."""
+    with connect() as client:
+        run = wait_for_run(client, run_id, timeout)
+    if as_json:
+        print_json(run)
+    raise typer.Exit(report_outcome(run))
 
 
 @app.command("cancel")

@@ -13,6 +13,11 @@ from pathlib import Path
 
 # WAL + synchronous=off measured ~2.3x faster than the default SQLite mode on a 2-core machine.
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=off")
+# The history service's queue processors may poll their shard's task queue only this often per second. The
+# default (20) assumes hundreds of shards; the dev server has one, so every workflow task and activity of every
+# workflow shares 20 polls/s: past a short burst, each workflow task waited up to 50 ms for its turn (a bare
+# one-activity workflow took 100 ms instead of 47 ms; bench/README.md, "Orchestration overhead").
+DYNAMIC_CONFIG = ("history.transferProcessorMaxPollRPS=1000", "history.timerProcessorMaxPollRPS=1000")
 
 
 def temporal_binary() -> str:
@@ -78,6 +83,8 @@ class TemporalDevServer:
             cmd += ["--db-filename", str(self.db_file)]
         for pragma in SQLITE_PRAGMAS:
             cmd += ["--sqlite-pragma", pragma]
+        for setting in DYNAMIC_CONFIG:
+            cmd += ["--dynamic-config-value", setting]
         if self.headless:
             cmd.append("--headless")
         else:

@@ -154,3 +154,20 @@ def test_admin_may_post_events_and_unknown_runs_are_404(api: httpx.Client, run_c
 
 def test_run_token_for_unknown_run_is_404(agent_api: httpx.Client):
     assert agent_api.post("/api/agent/runs/nope/token", json={"attempt": 1}).status_code == 404
+
+
+def test_a_run_start_event_marks_when_the_run_started(api: httpx.Client, run_client: httpx.Client):
+    # A job that ends while the agent's launch watches it gets no STARTED report: its own RUN_START says it ran.
+    run_id = run_client.run_id  # type: ignore[attr-defined]
+    url = f"/api/runs/{run_id}/events"
+    run_client.post(url, json=events(range(1, 2)))
+    assert api.get(f"/api/runs/{run_id}").json()["started_at"] is None  # other events say nothing about it
+
+    start = events(range(2, 3))
+    start["events"][0]["type"] = "RUN_START"
+    run_client.post(url, json=start)
+    first = api.get(f"/api/runs/{run_id}").json()["started_at"]
+    assert first is not None
+    start["events"][0]["seq"] = 3  # a later attempt's start does not move it
+    run_client.post(url, json=start)
+    assert api.get(f"/api/runs/{run_id}").json()["started_at"] == first

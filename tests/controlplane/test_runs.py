@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections.abc import Callable
@@ -238,3 +239,31 @@ def test_report_for_another_or_unknown_run_is_rejected(agent_api: httpx.Client, 
     unknown = agent_api.put("/api/agent/runs/nope/report", json={"run_id": "nope", "status": "STARTED", "seq": 1})
 
     assert (mismatch.status_code, unknown.status_code) == (422, 404)
+
+
+async def test_waiting_for_a_run_returns_as_soon_as_its_final_report_lands(
+    async_api: httpx.AsyncClient, agent_api: httpx.Client, launch: Launch
+):
+    run_id = launch()["id"]
+    waiting = asyncio.ensure_future(async_api.get(f"/api/runs/{run_id}/wait", params={"timeout_s": 30}))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()  # not finished: the request is held
+    report = {"run_id": run_id, "status": "SUCCESS", "seq": 1}
+    assert (await asyncio.to_thread(agent_api.put, f"/api/agent/runs/{run_id}/report", json=report)).status_code == 200
+    answer = await asyncio.wait_for(waiting, 5)
+    assert answer.status_code == 200 and answer.json()["status"] == "SUCCESS"
+
+    again = await async_api.get(f"/api/runs/{run_id}/wait")  # already finished: at once
+    assert again.json()["status"] == "SUCCESS"
+
+
+async def test_waiting_gives_the_live_run_after_the_timeout_and_rejects_bad_input(
+    async_api: httpx.AsyncClient, launch: Launch
+):
+    run_id = launch()["id"]
+    live = await async_api.get(f"/api/runs/{run_id}/wait", params={"timeout_s": 0.2})
+    assert live.status_code == 200 and live.json()["status"] == "QUEUED"
+    too_long = await async_api.get(f"/api/runs/{run_id}/wait", params={"timeout_s": 3600})
+    assert too_long.status_code == 422 and "timeout_s" in too_long.text
+    unknown = await async_api.get("/api/runs/nope/wait", params={"timeout_s": 1})
+    assert unknown.status_code == 404 and "does not exist" in unknown.json()["detail"]

@@ -1,6 +1,9 @@
 """What the recorded histories in tests/histories/ are: one per workflow path, and the TEST-ONLY key they use.
 
 scripts/record_histories.py writes them from real runs; tests/workflows/test_replay_histories.py replays them.
+Histories recorded by workflow code that has shipped are kept when the code changes (under a directory named
+for the release, e.g. v1/): workflows begun on that code may still be running, so the current code — with
+its `workflow.patched` branches — must keep replaying them.
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ LOCATION_SCENARIOS = (
     "location_stop",
 )
 SCENARIOS = RUN_SCENARIOS + LOCATION_SCENARIOS
+
+
+def all_history_files() -> list[Path]:
+    """Every recorded history: the current scenarios and those of shipped releases."""
+    return sorted(HISTORY_DIR.rglob("*.json"))
 
 
 def history_file(scenario: str) -> Path:

@@ -117,7 +117,7 @@ def test_metrics_move_and_logs_name_their_run_and_location(
     lines = [line for line in stack.agent.log_file.read_text().splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]
     launched = [r for r in records if "launched" in r["message"] and r.get("run_id") == run_id]
-    assert launched and launched[0]["location"] == name and launched[0]["activity"] == "launch_run_worker"
+    assert launched and launched[0]["location"] == name and launched[0]["activity"] == "start_run_worker"
     about_location = [r for r in records if r.get("location") == name and "UNHEALTHY" in r["message"]]
     assert about_location, records[-5:]
     assert all({"time", "level", "logger", "message"} <= set(r) for r in records)

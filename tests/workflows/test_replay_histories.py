@@ -15,7 +15,15 @@ import pytest
 
 from contracts.codec import ENCODING
 from tests.support.agent import REPO_ROOT
-from tests.support.histories import HISTORY_DIR, KEY_FILE, SCENARIOS, SECRET_MARKER, history_file, recording_keyring
+from tests.support.histories import (
+    HISTORY_DIR,
+    KEY_FILE,
+    SCENARIOS,
+    SECRET_MARKER,
+    all_history_files,
+    history_file,
+    recording_keyring,
+)
 from tests.workflows.drifted_run_workflow import DriftedRunWorkflow
 from worker.replay import HistoryReplayer, load_history
 from workflows.location_workflow import CodeLocationWorkflow
@@ -28,7 +36,9 @@ def test_every_workflow_path_has_a_recorded_history() -> None:
 
 async def test_all_recorded_histories_replay_cleanly() -> None:
     replayer = HistoryReplayer(recording_keyring())
-    histories = [load_history(path.read_text(), path.stem) for path in sorted(HISTORY_DIR.glob("*.json"))]
+    files = all_history_files()
+    assert any(path.parent != HISTORY_DIR for path in files), "the shipped releases' histories are missing"
+    histories = [load_history(path.read_text(), str(path.relative_to(HISTORY_DIR))) for path in files]
     verdicts = await replayer.verdicts(histories)
     broken = [verdict.describe() for verdict in verdicts if not verdict.clean]
     assert not broken, "\n".join(broken)
@@ -38,14 +48,14 @@ def payload_encodings(value: Any, exempt: bool = False, parent: str = "") -> Ite
     """(encoding, exempt) of every payload in a history's JSON.
 
     Exempt: search attributes (indexed by Temporal in plain text: names and statuses only) and the SDK's own
-    local-activity marker data (activity id, type, times); the activity's result in that marker is ours.
+    marker data: a local activity's id, type and times (its result in that marker is ours), a patch's id.
     """
     if isinstance(value, dict):
         metadata = value.get("metadata")
         if isinstance(metadata, dict) and "encoding" in metadata:
             yield base64.b64decode(metadata["encoding"]).decode(), exempt
         for key, item in value.items():
-            bookkeeping = parent == "marker-details" and key == "data"
+            bookkeeping = parent == "marker-details" and key in ("data", "patch-data")
             child = "marker-details" if parent == "markerRecordedEventAttributes" and key == "details" else key
             yield from payload_encodings(item, exempt or key == "searchAttributes" or bookkeeping, child)
     elif isinstance(value, list):
@@ -54,8 +64,9 @@ def payload_encodings(value: Any, exempt: bool = False, parent: str = "") -> Ite
 
 
 def test_recorded_histories_hold_only_encrypted_payloads() -> None:
-    for scenario in SCENARIOS:
-        text = history_file(scenario).read_text()
+    for path in all_history_files():
+        scenario = str(path.relative_to(HISTORY_DIR))
+        text = path.read_text()
         assert SECRET_MARKER not in text, scenario
         encodings = list(payload_encodings(json.loads(text)))
         plain = [encoding for encoding, exempt in encodings if not exempt and encoding != ENCODING.decode()]
@@ -63,7 +74,8 @@ def test_recorded_histories_hold_only_encrypted_payloads() -> None:
 
 
 async def test_a_non_deterministic_change_is_pinpointed() -> None:
-    history = load_history(history_file("run_success").read_text(), "run_success")
+    # A run of the first release: it reported STARTED, which the drifted code no longer does.
+    history = load_history((HISTORY_DIR / "v1" / "run_success.json").read_text(), "v1/run_success")
     replayer = HistoryReplayer(recording_keyring(), workflows=[DriftedRunWorkflow, CodeLocationWorkflow])
     verdict = await replayer.verdict(history)
     assert verdict.nondeterministic, verdict
@@ -101,8 +113,8 @@ def test_the_replay_command_fails_with_the_mismatch_on_drifted_code(tmp_path: Pa
     data = json.loads(history_file("run_success").read_text())
     for event in data["events"]:
         attrs = event.get("activityTaskScheduledEventAttributes")
-        if attrs and attrs["activityType"]["name"] == "await_run_started":
-            attrs["activityType"]["name"] = "await_run_started_v0"
+        if attrs and attrs["activityType"]["name"] == "start_run_worker":
+            attrs["activityType"]["name"] = "start_run_worker_v0"
     drifted = tmp_path / "drifted.json"
     drifted.write_text(json.dumps(data))
     env = {"PATH": "/usr/bin:/bin", "LONGSHOREMAN_ENCRYPTION_KEY_FILE": str(KEY_FILE)}
@@ -116,4 +128,4 @@ def test_the_replay_command_fails_with_the_mismatch_on_drifted_code(tmp_path: Pa
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "NON-DETERMINISTIC" in result.stdout
-    assert "first mismatch at event" in result.stdout and "await_run_started_v0" in result.stdout, result.stdout
+    assert "first mismatch at event" in result.stdout and "start_run_worker_v0" in result.stdout, result.stdout

@@ -120,6 +120,30 @@ def test_launch_prints_the_run_and_list_shows_it(control_plane: ControlPlane, un
     assert run["id"] in cli("run", "list", "--location", name).stdout
 
 
+def test_run_wait_exits_with_the_outcome_or_gives_up_after_the_timeout(
+    control_plane: ControlPlane, unique: str
+) -> None:
+    cli = Cli(control_plane.url, control_plane.admin_token)
+    name = f"wait-{unique}"
+    add_location(cli, name, queue=unique)
+    report_loaded(control_plane, name, [JobDefinition(name="greet")])
+    ids = [json.loads(cli("run", "launch", name, "greet", "--json").stdout)["run"]["id"] for _ in range(2)]
+
+    still_queued = one_error_line(cli("run", "wait", ids[0], "--timeout", "0.5"))
+    assert f"run {ids[0]} is still QUEUED after 0.5 s" in still_queued
+
+    agent = {"Authorization": f"Bearer {control_plane.create_agent_token()}"}
+    for run_id, status in zip(ids, ("SUCCESS", "FAILURE"), strict=True):
+        report = {"run_id": run_id, "status": status, "seq": 1, "reason": "job failed: boom (exit code 1)"}
+        httpx.put(f"{control_plane.url}/api/agent/runs/{run_id}/report", json=report, headers=agent).raise_for_status()
+    succeeded = cli("run", "wait", ids[0])
+    failed = cli("run", "wait", ids[1], "--json")
+    assert succeeded.exit_code == 0 and f"run {ids[0]} SUCCESS" in succeeded.stdout, succeeded.output
+    assert failed.exit_code == 1 and json.loads(failed.stdout)["status"] == "FAILURE"
+    assert "boom" in one_error_line(cli("run", "wait", ids[1]))
+    assert "(HTTP 404)" in one_error_line(cli("run", "wait", f"nope-{unique}"))
+
+
 def test_token_create_prints_the_secret_once(control_plane: ControlPlane, unique: str) -> None:
     cli = Cli(control_plane.url, control_plane.admin_token)
 
