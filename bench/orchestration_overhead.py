@@ -40,11 +40,13 @@ def longshoreman_run(client: ApiClient) -> float:
     return elapsed
 
 
-async def interleaved(address: str, client: ApiClient, runs: int) -> tuple[list[float], list[float]]:
+async def interleaved(address: str, client: ApiClient, runs: int, gap_s: float) -> tuple[list[float], list[float]]:
     """Seconds per bare workflow (start → result) and per Longshoreman run, alternating one of each.
 
     Alternating keeps both under the same conditions: the dev server's latency drifts as its database grows
-    (a bare series run first and a Longshoreman series after it differ by ~15 % for that alone).
+    (a bare series run first and a Longshoreman series after it differ by ~15 % for that alone). Each run starts
+    `gap_s` after the previous one ended, on a quiet machine: work one side leaves behind (the agent starting
+    its next standby worker) must not slow the other side's run.
     """
     temporal = await Client.connect(address)
     queue = f"bare-{uuid.uuid4().hex[:8]}"
@@ -57,11 +59,13 @@ async def interleaved(address: str, client: ApiClient, runs: int) -> tuple[list[
         activities=[run_job],
     ):
         for i in range(runs + 2):
+            await asyncio.sleep(gap_s)
             t0 = time.perf_counter()
             code = await temporal.execute_workflow(BareWorkflow.run, "noop", id=f"bare-{queue}-{i}", task_queue=queue)
             elapsed = time.perf_counter() - t0
             if code != 0:
                 raise SystemExit(f"the bare job exited {code}")
+            await asyncio.sleep(gap_s)
             ours_elapsed = await asyncio.to_thread(longshoreman_run, client)
             if i >= 2:  # warm-up
                 bare.append(elapsed)
@@ -74,12 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run both, alternating, on one stack, and print the ratio."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--gap", type=float, default=0.25, help="seconds of quiet before each run")
+    parser.add_argument("--cold", action="store_true", help="agent without standby run workers")
     args = parser.parse_args(argv)
-    with bench_stack() as stack, stack.client() as client:
+    agent_env = {"LONGSHOREMAN_STANDBY_WORKERS": "false"} if args.cold else {}
+    with bench_stack(agent_env) as stack, stack.client() as client:
         assert stack.temporal is not None
-        bare, ours = asyncio.run(interleaved(stack.temporal.address, client, args.runs))
+        bare, ours = asyncio.run(interleaved(stack.temporal.address, client, args.runs, args.gap))
     ratio = percentile(ours, 50) / percentile(bare, 50)
-    print("orchestration overhead: no-op job, sequential, alternating, same dev server")
+    print(f"orchestration overhead: no-op job, sequential, alternating, same dev server{' (cold workers)' * args.cold}")
     print(f"  bare workflow + 1 activity   {summary(bare)}")
     print(f"  Longshoreman run             {summary(ours)}")
     print(f"  ratio of p50                 {ratio:.2f}x")

@@ -7,6 +7,7 @@ succeeded, 1 it raised, 2 its module or job could not be loaded (or the environm
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -200,6 +201,30 @@ class RunExecutor:
             pass  # a full disk under the log file must not kill the thread that delivers the run's events
 
 
+def _await_run() -> bool:
+    """Standby: started before its run, wait for it; False if none comes (stdin closed).
+
+    The process launcher starts a run worker ahead of its run, so that a run does not wait for Python to
+    start and this package to load: the run's LONGSHOREMAN_* environment and the file to write output to
+    arrive as one JSON line on stdin.
+    """
+    from longshoreman import event_sender, plain_http  # noqa: F401 - loaded now, while nothing waits
+
+    line = sys.stdin.buffer.readline()
+    if not line:
+        return False
+    order = json.loads(line)
+    os.environ.update(order["env"])
+    output = os.open(order["output"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    for fd in (1, 2):
+        os.dup2(output, fd)
+    os.close(output)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return True
+
+
 def _truncate(text: str, limit: int, marker: str = "\n[... truncated ...]\n") -> str:
     """`text` cut in the middle to at most `limit` characters: its start and its end are what people read."""
     if len(text) <= limit:
@@ -210,7 +235,10 @@ def _truncate(text: str, limit: int, marker: str = "\n[... truncated ...]\n") ->
 
 def main(argv: list[str]) -> int:
     """Entry point of `longshoreman execute-run`: returns the process exit code."""
-    if argv:
+    if argv == ["--standby"]:
+        if not _await_run():
+            return 0
+    elif argv:
         print("longshoreman execute-run takes no arguments: it reads LONGSHOREMAN_RUN_* variables", file=sys.stderr)
         return EXIT_LOAD_FAILED
     try:

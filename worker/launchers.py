@@ -24,7 +24,9 @@ def _build(kind: LauncherKind, settings: AgentSettings, control_plane: ControlPl
         case "process":
             return ProcessLauncher(
                 ProcessLauncherSettings(
-                    state_dir=settings.state_dir.resolve(), control_plane_url=settings.control_plane_url
+                    state_dir=settings.state_dir.resolve(),
+                    control_plane_url=settings.control_plane_url,
+                    standby_workers=settings.standby_workers,
                 )
             )
         case "kubernetes":

@@ -40,6 +40,9 @@ class AgentSettings(BaseSettings):
     graceful_shutdown_s: float = Field(default=5.0, ge=0)
     sticky_timeout_s: float = Field(default=2.0, gt=0, description="Sticky queue schedule-to-start timeout.")
     poll_interval_s: float = Field(default=0.1, gt=0, description="How often a run worker's state is checked.")
+    standby_workers: bool = Field(
+        default=True, description="Process launcher: keep one run worker per location started ahead of its run."
+    )
     kubernetes: KubernetesLauncherSettings = Field(default_factory=KubernetesLauncherSettings)
     docker: DockerLauncherSettings = Field(default_factory=DockerLauncherSettings)
     # Payload encryption (contracts/codec.py): `ID:BASE64[,ID:BASE64...]` inline or in a file; the first encrypts.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -19,17 +20,26 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pydantic import BaseModel
 
 from activities.launchers.base import LaunchError, Phase, ProcessView, TokenSource, server_name, worker_name
-from activities.launchers.process_exits import ExitWatcher
-from activities.launchers.process_files import is_same_process, read_json, tail, write_json
+from activities.launchers.process_exits import ExitWatcher, readable_or_closed
+from activities.launchers.process_files import (
+    exited_view,
+    is_same_process,
+    read_json,
+    stop_result,
+    tail,
+    write_json,
+)
+from activities.launchers.process_standby import StandbyWorkers
 from contracts.agent import LaunchRunInput, StopResult
 from contracts.handles import ServerHandle, WorkerHandle
 from contracts.locations import LauncherKind, LocationSpec
 
+log = logging.getLogger(__name__)
 SHIM = Path(__file__).with_name("process_shim.py")
 SHIM_NO_ROOM = 3  # the shim's exit code when it could not reserve room for its records (nothing was started)
 # Only these of the agent's variables reach user processes: never the agent's token or settings.
@@ -50,6 +60,7 @@ class ProcessLauncherSettings(BaseModel):
     python: str = sys.executable
     host: str = "127.0.0.1"
     max_parallel_launches: int = 8
+    standby_workers: bool = True  # keep a run worker started ahead of its run per location (process_standby.py)
 
 
 class ProcessLauncher:
@@ -64,6 +75,11 @@ class ProcessLauncher:
         self._last_reap = 0.0
         # Spawning is CPU-bound: a burst of launches queues here instead of starving the event loop (heartbeats).
         self._spawning = asyncio.Semaphore(settings.max_parallel_launches)
+        self._standbys = StandbyWorkers(self._shim_command(), self._worker_command(), self._adopt)
+
+    async def aclose(self) -> None:
+        """Let the standby workers go; launched servers and workers keep running."""
+        self._standbys.close()
 
     # ---- code servers ---------------------------------------------------------------------
 
@@ -142,10 +158,11 @@ class ProcessLauncher:
                 "LONGSHOREMAN_STARTED_FILE": str(directory / "started"),
                 "LONGSHOREMAN_TERMINATION_FILE": str(directory / "termination"),
             }
-            return [self.settings.python, "-m", "longshoreman", "execute-run"], env, {}
+            return self._worker_command(), env, {}
 
+        standby_env = self._base_env(spec.env) if self.settings.standby_workers else None
         async with self._spawning:
-            meta = await self._ensure_started(directory, prepare, spec.working_dir)
+            meta = await self._ensure_started(directory, prepare, spec.working_dir, standby_env=standby_env)
         return WorkerHandle(
             name=name,
             run_id=request.run_id,
@@ -220,8 +237,15 @@ class ProcessLauncher:
         return inherited | {"PYTHONUNBUFFERED": "1"} | spec_env
 
     async def _ensure_started(
-        self, directory: Path, prepare: Prepare, working_dir: str | None, relaunch_ended: bool = False
+        self,
+        directory: Path,
+        prepare: Prepare,
+        working_dir: str | None,
+        relaunch_ended: bool = False,
+        standby_env: dict[str, str] | None = None,
     ) -> dict[str, Any]:
+        """Adopt what a previous attempt started in `directory`, or start it: through a standby worker of the same
+        kind if one waits (`standby_env`: the base environment that kind is started with), else afresh."""
         try:
             meta = read_json(directory / "launch.json")
             if meta is not None:
@@ -240,23 +264,13 @@ class ProcessLauncher:
                 raise LaunchError(f"working directory {cwd} does not exist")
             meta = {"launched_at": datetime.now(UTC).isoformat(), "command": command, "cwd": cwd, **extra}
             write_json(directory / "launch.json", meta)
-            shim = [self.settings.python, "-I", "-S", str(SHIM), str(directory), "--", *command]
-            child = subprocess.Popen(
-                shim,
-                env=env,
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,  # the shim says "pid.json is written" with a byte here
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            child = await self._spawn(directory, command, env, cwd, standby_env)
         except OSError as err:
             # Disk full or a permissions slip: an operator can fix it, so retry rather than give up.
             message = f"cannot launch in state directory {directory}: {err.strerror or err}"
             raise LaunchError(message, final=False) from err
-        self._children[child.pid] = child
-        if child.stdout is not None:
-            await _readable_or_closed(child.stdout, PID_WAIT_S)
+        if standby_env is not None:
+            self._standbys.refill(cwd, standby_env)
         if not await self._wait_for_pid(directory, PID_WAIT_S, child):
             if child.poll() == SHIM_NO_ROOM:
                 raise LaunchError(
@@ -270,6 +284,45 @@ class ProcessLauncher:
             await self._stop(directory, 0.0)
             raise LaunchError("stopped while it was being launched")
         return meta
+
+    async def _spawn(
+        self, directory: Path, command: list[str], env: dict[str, str], cwd: str, standby_env: dict[str, str] | None
+    ) -> subprocess.Popen[bytes]:
+        """The shim running `command` for `directory` once it has written its records: a standby's, else a new one."""
+        if standby_env is not None:
+            shim = self._standbys.start(cwd, standby_env, directory, env)
+            if shim is not None:
+                assert shim.stdout is not None
+                if await readable_or_closed(shim.stdout, PID_WAIT_S):
+                    return shim  # its records are written: the run runs there
+                code = await _exit_code(shim)
+                if code == SHIM_NO_ROOM:
+                    return shim  # the caller says why: no room for the records
+                # It had died while it waited (killed, out of memory), or its worker had: nothing was recorded.
+                log.info("the standby run worker in %s had ended (%s); launching afresh", cwd, code)
+        child = subprocess.Popen(
+            [*self._shim_command(), str(directory), "--", *command],
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,  # the shim says "pid.json is written" with a byte here
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self._adopt(child)
+        assert child.stdout is not None
+        await readable_or_closed(child.stdout, PID_WAIT_S)
+        return child
+
+    def _adopt(self, child: subprocess.Popen[bytes]) -> None:
+        """Track a shim we started, to reap it when it ends."""
+        self._children[child.pid] = child
+
+    def _shim_command(self) -> list[str]:
+        return [self.settings.python, "-I", "-S", str(SHIM)]
+
+    def _worker_command(self) -> list[str]:
+        return [self.settings.python, "-m", "longshoreman", "execute-run"]
 
     async def _wait_for_pid(
         self, directory: Path, timeout_s: float, shim: subprocess.Popen[bytes] | None = None
@@ -303,7 +356,7 @@ class ProcessLauncher:
         self._reap()
         ended = read_json(directory / "exit.json")
         if ended is not None:
-            return _exited(directory, ended)
+            return exited_view(directory, ended)
         info = read_json(directory / "pid.json")
         if info is None:
             age = (datetime.now(UTC) - launched_at).total_seconds()
@@ -314,7 +367,7 @@ class ProcessLauncher:
             return ProcessView(phase=Phase.PENDING)  # exited a moment ago; the shim is writing exit.json
         ended = read_json(directory / "exit.json")
         if ended is not None:
-            return _exited(directory, ended)
+            return exited_view(directory, ended)
         return ProcessView(
             phase=Phase.LOST, message="process vanished without an exit status (its supervisor was killed)"
         )
@@ -326,20 +379,22 @@ class ProcessLauncher:
         info = read_json(directory / "pid.json")
         ended = read_json(directory / "exit.json")
         if ended is not None:
-            return _stopped("already exited", ended, directory)
+            return stop_result("already exited", ended, directory)
         if info is None:
             return StopResult(stopped=False, detail="never started")
         pid, ticks = int(info["pid"]), int(info["start_ticks"])
         if not is_same_process(pid, ticks):
-            return _stopped("already exited", await self._exit_record(directory), directory)
+            return stop_result("already exited", await self._exit_record(directory), directory)
         _signal_group(pid, signal.SIGTERM)
         # A stopped (SIGSTOP) or frozen process only acts on SIGTERM once it runs again.
         _signal_group(pid, signal.SIGCONT)
         if await self._wait_gone(pid, ticks, grace_s):
-            return _stopped("stopped by SIGTERM", await self._exit_record(directory), directory)
+            return stop_result("stopped by SIGTERM", await self._exit_record(directory), directory)
         _signal_group(pid, signal.SIGKILL)
         await self._wait_gone(pid, ticks, 10.0)
-        return StopResult(stopped=True, detail=f"killed after a grace period of {grace_s:g} s")
+        # Once the stop returns, observers see the exit (the shim records it a moment after the process ends).
+        ended = await self._exit_record(directory)
+        return stop_result(f"killed after a grace period of {grace_s:g} s", ended, directory)
 
     async def _exit_record(self, directory: Path, timeout_s: float = 2.0) -> dict[str, Any] | None:
         """exit.json, which the shim writes a moment after the process ended (None if it does not come)."""
@@ -370,44 +425,13 @@ class ProcessLauncher:
                 del self._children[pid]
 
 
-async def _readable_or_closed(pipe: IO[bytes], timeout_s: float) -> None:
-    """Wait until `pipe` has data or its writer closed it (at most `timeout_s`), then close our end."""
-    loop = asyncio.get_running_loop()
-    ready: asyncio.Future[None] = loop.create_future()
-    fd = pipe.fileno()
-
-    def wake() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    loop.add_reader(fd, wake)
+async def _exit_code(shim: subprocess.Popen[bytes], timeout_s: float = 1.0) -> int | None:
+    """The exit code of a shim that closed its stdout without writing its records (it is ending), if it ends
+    within `timeout_s`. A rare path (a standby that had died): a thread may wait."""
     try:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ready, timeout_s)
-    finally:
-        loop.remove_reader(fd)
-        pipe.close()
-
-
-def _exited(directory: Path, ended: dict[str, object]) -> ProcessView:
-    message = tail(directory / "termination", 2000).strip() or str(ended.get("error") or "")
-    code = ended.get("exit_code")
-    sig = ended.get("signal")
-    return ProcessView(
-        phase=Phase.EXITED,
-        exit_code=int(code) if isinstance(code, int) else None,
-        signal=int(sig) if isinstance(sig, int) else None,
-        message=message,
-    )
-
-
-def _stopped(detail: str, ended: dict[str, Any] | None, directory: Path) -> StopResult:
-    """A stop's result with how the process ended, if the shim recorded it: that tells a run that finished by
-    itself (a cancel racing its completion) from one the stop ended."""
-    if ended is None:
-        return StopResult(stopped=True, detail=detail)
-    view = _exited(directory, ended)
-    return StopResult(stopped=True, detail=detail, exit_code=view.exit_code, signal=view.signal)
+        return await asyncio.to_thread(shim.wait, timeout_s)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def _signal_group(pgid: int, signum: int) -> None:

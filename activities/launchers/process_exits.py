@@ -8,7 +8,9 @@ supervised runs cost a thousand idle file descriptors, not a thousand poll loops
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from typing import IO
 
 from activities.launchers.process_files import is_same_process
 
@@ -51,3 +53,26 @@ class ExitWatcher:
     def watched(self) -> int:
         """How many processes are being watched."""
         return len(self._futures)
+
+
+async def readable_or_closed(pipe: IO[bytes], timeout_s: float) -> bool:
+    """Wait until `pipe` has data or its writer closed it (at most `timeout_s`), then close our end.
+
+    True if a byte arrived (the shim's "records written"); False on end of file or timeout.
+    """
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    fd = pipe.fileno()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ready, timeout_s)
+        return ready.done() and bool(os.read(fd, 1))
+    finally:
+        loop.remove_reader(fd)
+        pipe.close()

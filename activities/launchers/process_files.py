@@ -7,6 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from activities.launchers.base import Phase, ProcessView
+from contracts.agent import StopResult
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -61,3 +64,25 @@ def tail(path: Path, max_bytes: int) -> str:
     if size > max_bytes and "\n" in text:
         text = text.split("\n", 1)[1]
     return text
+
+
+def exited_view(directory: Path, ended: dict[str, object]) -> ProcessView:
+    """The view of an ended process from its exit.json record (and the executor's termination message)."""
+    message = tail(directory / "termination", 2000).strip() or str(ended.get("error") or "")
+    code = ended.get("exit_code")
+    sig = ended.get("signal")
+    return ProcessView(
+        phase=Phase.EXITED,
+        exit_code=int(code) if isinstance(code, int) else None,
+        signal=int(sig) if isinstance(sig, int) else None,
+        message=message,
+    )
+
+
+def stop_result(detail: str, ended: dict[str, Any] | None, directory: Path) -> StopResult:
+    """A stop's result with how the process ended, if the shim recorded it: that tells a run that finished by
+    itself (a cancel racing its completion) from one the stop ended."""
+    if ended is None:
+        return StopResult(stopped=True, detail=detail)
+    view = exited_view(directory, ended)
+    return StopResult(stopped=True, detail=detail, exit_code=view.exit_code, signal=view.signal)

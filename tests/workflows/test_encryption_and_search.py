@@ -99,25 +99,24 @@ async def test_runs_are_found_by_search_attributes_and_linked_to_the_temporal_ui
     assert stack.wait_run(failed)["status"] == "FAILURE"
 
     name = location["name"]
-    query = f"LongshoremanLocation = '{name}' AND LongshoremanJob = 'greet' AND LongshoremanRunStatus = 'SUCCESS'"
-    found: list[str] = []
-    for _ in range(100):  # visibility is eventually consistent
-        found = [execution.id async for execution in temporal_client.list_workflows(query)]
-        if found:
-            break
-        await asyncio.sleep(0.1)
-    assert found == [f"run:{ok}"]
-    failures = [
-        e.id
-        async for e in temporal_client.list_workflows(
-            f"LongshoremanRunStatus = 'FAILURE' AND LongshoremanLocation = '{name}'"
-        )
-    ]
-    assert failures == [f"run:{failed}"]
+
+    async def listed(query: str, expected: int = 1) -> set[str]:
+        """The workflows `query` finds, once it finds `expected` (visibility is eventually consistent)."""
+        found: set[str] = set()
+        for _ in range(100):
+            found = {execution.id async for execution in temporal_client.list_workflows(query)}
+            if len(found) >= expected:
+                break
+            await asyncio.sleep(0.1)
+        return found
+
+    succeeded = f"LongshoremanLocation = '{name}' AND LongshoremanJob = 'greet' AND LongshoremanRunStatus = 'SUCCESS'"
+    assert await listed(succeeded) == {f"run:{ok}"}
+    assert await listed(f"LongshoremanRunStatus = 'FAILURE' AND LongshoremanLocation = '{name}'") == {f"run:{failed}"}
     agent_runs = f"LongshoremanAgent = '{stack.queue}' AND WorkflowType = 'RunWorkflow'"
-    assert {e.id async for e in temporal_client.list_workflows(agent_runs)} == {f"run:{ok}", f"run:{failed}"}
+    assert await listed(agent_runs, 2) == {f"run:{ok}", f"run:{failed}"}
     locations = f"LongshoremanLocation = '{name}' AND LongshoremanLocationStatus = 'LOADED'"
-    assert [e.id async for e in temporal_client.list_workflows(locations)] == [f"location:{name}"]
+    assert await listed(locations) == {f"location:{name}"}
 
     run = stack.run(ok)
     assert run["temporal_url"] == f"http://127.0.0.1:8233/namespaces/default/workflows/run%3A{ok}"
