@@ -281,7 +281,12 @@ class DockerLauncher:
         after = await self._inspect(cname)
         killed = after is not None and after.exit_code == SIGNAL_EXIT_BASE + 9 and not after.oom_killed
         detail = f"killed after a grace period of {grace_s:g} s" if killed else "stopped by SIGTERM"
-        return StopResult(stopped=True, detail=detail)
+        if after is None or not after.ended:
+            return StopResult(stopped=True, detail=detail)
+        # How it ended tells a job that finished as the stop arrived (exit 0: its outcome stands) from one the
+        # stop ended (128 + SIGTERM from the run executor, or a signal).
+        view = _exit_view(after, started=after.job_started)
+        return StopResult(stopped=True, detail=detail, exit_code=view.exit_code, signal=view.signal)
 
     def _remove(self, cname: str) -> None:
         try:

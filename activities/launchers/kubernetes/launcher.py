@@ -171,6 +171,7 @@ class KubernetesLauncher:
         """Refuse later launches of the attempt, then delete its pod (with the grace period) and Job."""
         api = self._start()
         name = worker_name(run_id, attempt)
+        ended = self._ended_worker(name)
         marker = manifests.stop_marker(name, self.settings.namespace, run_id, attempt, self.settings.agent_name, _now())
         await self._create(api.core.create_namespaced_config_map, None, marker)
         found = False
@@ -183,7 +184,20 @@ class KubernetesLauncher:
         gone = await self._wakeups.until(
             name, lambda: not any(self._cache.pods(ns, name) for ns in namespaces), grace_s + STOP_EXTRA_S
         )
-        return StopResult(stopped=True, detail="deleted the Job" + ("" if gone else "; its pod is still terminating"))
+        detail = "deleted the Job" + ("" if gone else "; its pod is still terminating")
+        if ended is not None:
+            # It had ended by itself before the stop: how tells the workflow whether its outcome stands.
+            return StopResult(stopped=True, detail=detail, exit_code=ended.exit_code, signal=ended.signal)
+        return StopResult(stopped=True, detail=detail)
+
+    def _ended_worker(self, name: str) -> ProcessView | None:
+        """The view of a worker whose pod had already exited (from the watch cache), else None."""
+        for namespace in self.settings.namespaces():
+            observed = self._cache.observe("Job", namespace, name)
+            view = reasons.worker_view(observed, reasons.Clock(now=time.monotonic(), age_s=0.0), self.settings, 0.0)
+            if view.view.phase is Phase.EXITED:
+                return view.view
+        return None
 
     async def log_tail(self, name: str, max_bytes: int = 4000) -> str:
         """The last lines of the newest pod of a server or worker (of its previous container after a crash)."""

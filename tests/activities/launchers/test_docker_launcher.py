@@ -127,3 +127,19 @@ def test_an_engine_that_does_not_answer_is_a_retryable_launch_error(tmp_path: Pa
         instance.close()
     assert not error.final, "Temporal retries it: the engine may come back"
     assert "docker engine unreachable" in str(error)
+
+
+def test_a_stop_says_how_the_container_ended(launcher: DockerLauncher) -> None:
+    # The workflow tells a job that finished as its cancel arrived from one the cancel ended by this.
+    request = LaunchRunInput(run_id="stop1", attempt=1, job="sleepy", config={"seconds": 60}, location=spec())
+
+    async def scenario() -> tuple[int | None, int | None, str]:
+        handle = await launcher.launch_worker(request, Tokens())
+        running = await launcher.wait_worker(handle, frozenset({Phase.RUNNING, Phase.EXITED, Phase.LOST}), 30)
+        assert running.phase is Phase.RUNNING, running
+        result = await launcher.stop_worker("stop1", 1, 5.0)
+        return result.exit_code, result.signal, result.detail
+
+    exit_code, signal, detail = asyncio.run(scenario())
+    # The run executor answers SIGTERM by canceling the job and exiting 128 + 15: read as the signal.
+    assert (exit_code, signal, detail) == (None, 15, "stopped by SIGTERM")

@@ -273,6 +273,19 @@ async def test_cancel_deletes_the_pod_job_and_token_and_refuses_a_later_launch_o
     assert (await launcher.stop_worker(unique, 1, 5)).stopped is False  # idempotent: nothing left
 
 
+@pytest.mark.parametrize(("code", "reason"), [(0, "Completed"), (1, "Error")])
+async def test_a_cancel_that_finds_the_run_ended_says_how_it_ended(
+    make_launcher: Callable[..., KubernetesLauncher], cluster: Cluster, unique: str, code: int, reason: str
+) -> None:
+    # A cancel racing the job's end: the workflow keeps the job's own outcome when the stop says it had exited.
+    launcher = make_launcher()
+    handle, pod = await started_pod(launcher, cluster, unique)
+    cluster.pod_status(pod, terminated(RUN, code, reason))
+    assert (await launcher.wait_worker(handle, ENDED, 10)).exit_code == code
+    result = await launcher.stop_worker(unique, 1, 5)
+    assert (result.stopped, result.exit_code, result.signal) == (True, code, None)
+
+
 async def test_an_agent_restart_adopts_the_job_without_a_second_one_or_a_new_token(
     make_launcher: Callable[..., KubernetesLauncher], cluster: Cluster, kube: KubeServer, unique: str
 ) -> None:
