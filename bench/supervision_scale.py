@@ -27,9 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=240.0, help="how long each job sleeps")
     parser.add_argument("--window", type=float, default=30.0, help="steady-state sampling window in seconds")
     parser.add_argument("--rate", type=float, default=0.0, help="launches per second (0: as fast as possible)")
+    parser.add_argument(
+        "--agent-env", action="append", default=[], metavar="NAME=VALUE", help="an agent setting (repeatable)"
+    )
     args = parser.parse_args(argv)
+    agent_env = dict(pair.split("=", 1) for pair in args.agent_env)
 
-    with bench_stack() as stack:
+    with bench_stack(agent_env) as stack:
         agent = psutil.Process(stack.processes["agent"].popen.pid)
         with stack.client(timeout_s=120) as client:
             started = time.monotonic()

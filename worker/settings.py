@@ -36,7 +36,9 @@ class AgentSettings(BaseSettings):
     agent_name: str = Field(default_factory=socket.gethostname)
     max_concurrent_activities: int = Field(default=2000, ge=1)
     max_concurrent_workflow_tasks: int = Field(default=100, ge=1)
-    max_cached_workflows: int = Field(default=2000, ge=0)
+    # ~0.1 MB per cached workflow; a supervised run's workflow sits idle for the whole run, so an evicted one only
+    # costs a short replay (≤ 40 events) when its worker ends. 500 keeps 1,000 concurrent runs well under 300 MB.
+    max_cached_workflows: int = Field(default=500, ge=0)
     graceful_shutdown_s: float = Field(default=5.0, ge=0)
     sticky_timeout_s: float = Field(default=2.0, gt=0, description="Sticky queue schedule-to-start timeout.")
     poll_interval_s: float = Field(default=0.1, gt=0, description="How often a run worker's state is checked.")
