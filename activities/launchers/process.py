@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -30,11 +29,11 @@ from activities.launchers.process_files import (
     exited_view,
     is_same_process,
     read_json,
-    stop_result,
     tail,
     write_json,
 )
 from activities.launchers.process_standby import StandbyWorkers
+from activities.launchers.process_stop import PID_WAIT_S, stop_process, wait_for_records
 from contracts.agent import LaunchRunInput, StopResult
 from contracts.handles import ServerHandle, WorkerHandle
 from contracts.locations import LauncherKind, LocationSpec
@@ -44,7 +43,6 @@ SHIM = Path(__file__).with_name("process_shim.py")
 SHIM_NO_ROOM = 3  # the shim's exit code when it could not reserve room for its records (nothing was started)
 # Only these of the agent's variables reach user processes: never the agent's token or settings.
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "USER")
-PID_WAIT_S = 10.0
 STARTED_POLL_S = 0.02
 REAP_INTERVAL_S = 1.0
 ORPHAN_POLL_S = 1.0
@@ -133,7 +131,7 @@ class ProcessLauncher:
 
     async def stop_server(self, handle: ServerHandle, grace_s: float) -> StopResult:
         """Stop a code server: SIGTERM to its process group, then SIGKILL after the grace period."""
-        return await self._stop(self._dir("servers", handle.name), grace_s)
+        return await stop_process(self._dir("servers", handle.name), grace_s)
 
     # ---- run workers ----------------------------------------------------------------------
 
@@ -214,7 +212,7 @@ class ProcessLauncher:
         directory = self._dir("runs", worker_name(run_id, attempt))
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "stop_requested").touch()
-        return await self._stop(directory, grace_s)
+        return await stop_process(directory, grace_s)
 
     async def log_tail(self, name: str, max_bytes: int = 4000) -> str:
         """The last output of a server or worker."""
@@ -249,7 +247,7 @@ class ProcessLauncher:
         try:
             meta = read_json(directory / "launch.json")
             if meta is not None:
-                started = await self._wait_for_pid(directory, ADOPT_WAIT_S)
+                started = await wait_for_records(directory, ADOPT_WAIT_S)
                 ended = (directory / "exit.json").exists() or not self._alive(directory)
                 if started and not (relaunch_ended and ended):
                     return meta
@@ -271,7 +269,7 @@ class ProcessLauncher:
             raise LaunchError(message, final=False) from err
         if standby_env is not None:
             self._standbys.refill(cwd, standby_env)
-        if not await self._wait_for_pid(directory, PID_WAIT_S, child):
+        if not await wait_for_records(directory, PID_WAIT_S, child):
             if child.poll() == SHIM_NO_ROOM:
                 raise LaunchError(
                     f"cannot launch in state directory {directory}: no room to record the process "
@@ -281,7 +279,7 @@ class ProcessLauncher:
             raise LaunchError(f"process did not start within {PID_WAIT_S:.0f} s: {tail(directory / 'output.log', 500)}")
         if (directory / "stop_requested").exists():
             # A stop (a cancel) raced this launch and found nothing to stop yet: stopping is now up to us.
-            await self._stop(directory, 0.0)
+            await stop_process(directory, 0.0)
             raise LaunchError("stopped while it was being launched")
         return meta
 
@@ -324,22 +322,6 @@ class ProcessLauncher:
     def _worker_command(self) -> list[str]:
         return [self.settings.python, "-m", "longshoreman", "execute-run"]
 
-    async def _wait_for_pid(
-        self, directory: Path, timeout_s: float, shim: subprocess.Popen[bytes] | None = None
-    ) -> bool:
-        deadline = time.monotonic() + timeout_s
-        # Backing off: hundreds of launches waiting at once must not turn into a busy loop.
-        delay = 0.002
-        while time.monotonic() < deadline:
-            if (directory / "pid.json").exists() or (directory / "exit.json").exists():
-                return True
-            if shim is not None and shim.poll() is not None:
-                # The shim gave up without a record (no room to write one): nothing runs, no point waiting.
-                return (directory / "pid.json").exists() or (directory / "exit.json").exists()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
-        return False
-
     def _pid_ref(self, directory: Path) -> dict[str, int]:
         info = read_json(directory / "pid.json") or {}
         return {key: int(info[key]) for key in ("pid", "start_ticks") if key in info}
@@ -372,47 +354,6 @@ class ProcessLauncher:
             phase=Phase.LOST, message="process vanished without an exit status (its supervisor was killed)"
         )
 
-    async def _stop(self, directory: Path, grace_s: float) -> StopResult:
-        if (directory / "launch.json").exists():
-            # A launch may be in flight (its activity does not learn of a cancel): let its process appear.
-            await self._wait_for_pid(directory, PID_WAIT_S)
-        info = read_json(directory / "pid.json")
-        ended = read_json(directory / "exit.json")
-        if ended is not None:
-            return stop_result("already exited", ended, directory)
-        if info is None:
-            return StopResult(stopped=False, detail="never started")
-        pid, ticks = int(info["pid"]), int(info["start_ticks"])
-        if not is_same_process(pid, ticks):
-            return stop_result("already exited", await self._exit_record(directory), directory)
-        _signal_group(pid, signal.SIGTERM)
-        # A stopped (SIGSTOP) or frozen process only acts on SIGTERM once it runs again.
-        _signal_group(pid, signal.SIGCONT)
-        if await self._wait_gone(pid, ticks, grace_s):
-            return stop_result("stopped by SIGTERM", await self._exit_record(directory), directory)
-        _signal_group(pid, signal.SIGKILL)
-        await self._wait_gone(pid, ticks, 10.0)
-        # Once the stop returns, observers see the exit (the shim records it a moment after the process ends).
-        ended = await self._exit_record(directory)
-        return stop_result(f"killed after a grace period of {grace_s:g} s", ended, directory)
-
-    async def _exit_record(self, directory: Path, timeout_s: float = 2.0) -> dict[str, Any] | None:
-        """exit.json, which the shim writes a moment after the process ended (None if it does not come)."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            ended = read_json(directory / "exit.json")
-            if ended is not None or time.monotonic() >= deadline:
-                return ended
-            await asyncio.sleep(0.01)
-
-    async def _wait_gone(self, pid: int, ticks: int, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while is_same_process(pid, ticks):
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(0.02)
-        return True
-
     def _reap(self) -> None:
         # Shims we started are our children: poll them so finished ones do not linger as zombies. At most once a
         # second: every observation calls this, and a poll per child per observation is quadratic in the runs.
@@ -432,13 +373,6 @@ async def _exit_code(shim: subprocess.Popen[bytes], timeout_s: float = 1.0) -> i
         return await asyncio.to_thread(shim.wait, timeout_s)
     except subprocess.TimeoutExpired:
         return None
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        pass
 
 
 def _free_port(host: str) -> int:
