@@ -59,9 +59,10 @@ class RunActivities:
             # Two steps: when the job starts (launch latency), then whether it ends within the watch.
             deadline = time.monotonic() + request.watch_s
             view = await wait_worker(launcher, handle, STARTED_OR_ENDED, request.watch_s, self._interval)
-            running_after_s = None
+            # Seen running (or already done after running: a short job in a standby worker takes milliseconds).
+            seen = view.started or view.phase is Phase.RUNNING
+            running_after_s = max(0.0, time.time() - handle.launched_at.timestamp()) if seen else None
             if view.phase is Phase.RUNNING:
-                running_after_s = max(0.0, time.time() - handle.launched_at.timestamp())
                 view = await wait_worker(launcher, handle, ENDED, max(0.0, deadline - time.monotonic()), self._interval)
             started = await self._started(handle, view)
             return WorkerLaunch(handle=handle, started=started, running_after_s=running_after_s)

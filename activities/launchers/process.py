@@ -262,6 +262,12 @@ class ProcessLauncher:
                 raise LaunchError(f"working directory {cwd} does not exist")
             meta = {"launched_at": datetime.now(UTC).isoformat(), "command": command, "cwd": cwd, **extra}
             write_json(directory / "launch.json", meta)
+            # A stop marks the directory, then looks for launch.json; a launch writes launch.json, then looks for
+            # the mark. One of them sees the other: a stop never misses a launch it would have to stop, and a
+            # stopped attempt never starts (a standby worker can finish a short job before anyone could stop it).
+            if (directory / "stop_requested").exists():
+                (directory / "launch.json").unlink()
+                raise LaunchError("stopped before it started: not launching")
             child = await self._spawn(directory, command, env, cwd, standby_env)
         except OSError as err:
             # Disk full or a permissions slip: an operator can fix it, so retry rather than give up.
@@ -277,10 +283,6 @@ class ProcessLauncher:
                     final=False,
                 )
             raise LaunchError(f"process did not start within {PID_WAIT_S:.0f} s: {tail(directory / 'output.log', 500)}")
-        if (directory / "stop_requested").exists():
-            # A stop (a cancel) raced this launch and found nothing to stop yet: stopping is now up to us.
-            await stop_process(directory, 0.0)
-            raise LaunchError("stopped while it was being launched")
         return meta
 
     async def _spawn(

@@ -27,6 +27,8 @@ async def wait_for_records(directory: Path, timeout_s: float, shim: subprocess.P
     while time.monotonic() < deadline:
         if (directory / "pid.json").exists() or (directory / "exit.json").exists():
             return True
+        if not (directory / "launch.json").exists():
+            return False  # the launch saw a stop and gave up before starting anything
         if shim is not None and shim.poll() is not None:
             # The shim gave up without a record (no room to write one): nothing runs, no point waiting.
             return (directory / "pid.json").exists() or (directory / "exit.json").exists()

@@ -158,3 +158,24 @@ async def test_a_dead_code_server_instance_is_relaunched_not_adopted(tmp_path: P
     assert proc.pid_of(second.name) != first.ref.get("pid")
     assert (await proc.server_state(second)).phase is Phase.RUNNING
     await proc.stop_server(second, 5)
+
+
+async def test_a_stop_arriving_while_the_launch_fetches_its_token_keeps_the_attempt_from_starting(
+    tmp_path: Path,
+) -> None:
+    root = code(tmp_path, JOBS)
+    proc = launcher(tmp_path / "state")
+    stops = []
+
+    async def token_after_a_cancel() -> str:
+        # The cancel's stop runs while the launch waits for its token: it finds nothing launched yet.
+        stops.append(await proc.stop_worker("r1", 1, grace_s=5))
+        return "test-token"
+
+    with pytest.raises(LaunchError, match="stopped before it started"):
+        await proc.launch_worker(request(root, "ok"), token_after_a_cancel)
+    assert [s.detail for s in stops] == ["never started"]
+    directory = tmp_path / "state" / "runs" / "run-r1-a1"
+    assert not (directory / "pid.json").exists() and not (directory / "output.log").exists()
+    with pytest.raises(LaunchError, match="stopped before it started"):  # a retried launch neither
+        await proc.launch_worker(request(root, "ok"), token)
