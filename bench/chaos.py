@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.stack_helpers import say
-from contracts.search_attributes import dev_server_flags
 from longshoreman.dev.temporal_server import TemporalDevServer
 from tests.support.control_plane import ControlPlane
 from tests.support.faults.agent_kill import AgentKilledAndRestarted, AgentKilledWithReplica
@@ -109,12 +108,7 @@ def run_fault(fault: Fault, args: argparse.Namespace, temporal: TemporalDevServe
         root = Path(tmp)
         own_temporal = own_plane = None
         if fault.own_temporal:
-            own_temporal = TemporalDevServer(
-                db_file=root / "temporal.db",
-                headless=True,
-                log_file=root / "temporal.log",
-                search_attributes=dev_server_flags(),
-            ).start()
+            own_temporal = TemporalDevServer.headless_in(root).start()
         if fault.own_plane:
             own_plane = ControlPlane.start((own_temporal or temporal).address, root / "controlplane")
         env_plane = own_plane or plane
@@ -202,12 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
         root = Path(tmp)
-        temporal = TemporalDevServer(
-            db_file=root / "temporal.db",
-            headless=True,
-            log_file=root / "temporal.log",
-            search_attributes=dev_server_flags(),
-        ).start()
+        temporal = TemporalDevServer.headless_in(root).start()
         plane = ControlPlane.start(temporal.address, root / "controlplane")
         try:
             for fault in chosen:

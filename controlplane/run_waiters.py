@@ -35,6 +35,3 @@ class RunWaiters:
         """Wake everyone waiting for `run_id` (call on the event loop)."""
         for event in self._waiting.get(run_id, ()):
             event.set()
-
-    def __len__(self) -> int:
-        return sum(len(events) for events in self._waiting.values())

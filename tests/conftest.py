@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from contracts.search_attributes import dev_server_flags
 from contracts.temporal import data_converter
 from longshoreman.dev.temporal_server import TemporalDevServer
 from tests.support.agent import AgentProcess
@@ -22,12 +21,7 @@ from tests.support.stack import Stack
 def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalDevServer]:
     """One real Temporal dev server (SQLite file, headless, our search attributes) for the whole session."""
     root = tmp_path_factory.mktemp("temporal")
-    server = TemporalDevServer(
-        db_file=root / "temporal.db",
-        headless=True,
-        log_file=root / "temporal.log",
-        search_attributes=dev_server_flags(),
-    )
+    server = TemporalDevServer.headless_in(root)
     server.start()
     yield server
     server.stop()

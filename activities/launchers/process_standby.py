@@ -37,7 +37,7 @@ class StandbyWorkers:
         self._adopt = adopt  # the launcher reaps every shim it started, standbys included
         self._ready: OrderedDict[Key, tuple[subprocess.Popen[bytes], float]] = OrderedDict()
 
-    def take(self, cwd: str, base_env: dict[str, str]) -> subprocess.Popen[bytes] | None:
+    def _take(self, cwd: str, base_env: dict[str, str]) -> subprocess.Popen[bytes] | None:
         """The standby for this kind of worker, if a live and recent one is waiting (it is no longer kept)."""
         entry = self._ready.pop(_key(cwd, base_env), None)
         if entry is None:
@@ -52,7 +52,7 @@ class StandbyWorkers:
         self, cwd: str, base_env: dict[str, str], directory: Path, env: dict[str, str]
     ) -> subprocess.Popen[bytes] | None:
         """Run a launch in a waiting standby of its kind: its shim, now running the run; None if none could."""
-        shim = self.take(cwd, base_env)
+        shim = self._take(cwd, base_env)
         if shim is None:
             return None
         try:
@@ -93,9 +93,6 @@ class StandbyWorkers:
         """Let every waiting standby go (their shims kill the waiting executors)."""
         while self._ready:
             _discard(self._ready.popitem()[1][0])
-
-    def __len__(self) -> int:
-        return len(self._ready)
 
 
 def assign(shim: subprocess.Popen[bytes], directory: Path, env: dict[str, str]) -> None:

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contracts.search_attributes import dev_server_flags
+
 # WAL + synchronous=off measured ~2.3x faster than the default SQLite mode on a 2-core machine.
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=off")
 # The history service's queue processors may poll their shard's task queue only this often per second. The
@@ -64,6 +66,16 @@ class TemporalDevServer:
     ui_codec_endpoint: str | None = None
     log_file: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def headless_in(cls, root: Path) -> TemporalDevServer:
+        """A headless server (not started) keeping its database and log in `root`, with our search attributes."""
+        return cls(
+            db_file=root / "temporal.db",
+            headless=True,
+            log_file=root / "temporal.log",
+            search_attributes=dev_server_flags(),
+        )
 
     @property
     def address(self) -> str:

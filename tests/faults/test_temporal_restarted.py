@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from contracts.search_attributes import dev_server_flags
 from longshoreman.dev.temporal_server import TemporalDevServer
 from tests.support.control_plane import ControlPlane
 from tests.support.faults.env import FaultEnv
@@ -17,12 +16,7 @@ from tests.support.faults.temporal_restart import TemporalRestart
 @pytest.fixture
 def own_temporal_env(tmp_path: Path, unique: str) -> Iterator[FaultEnv]:
     """A Temporal dev server, control plane and agent of this test's own (the session's server must stay up)."""
-    temporal = TemporalDevServer(
-        db_file=tmp_path / "temporal.db",
-        headless=True,
-        log_file=tmp_path / "temporal.log",
-        search_attributes=dev_server_flags(),
-    ).start()
+    temporal = TemporalDevServer.headless_in(tmp_path).start()
     plane = ControlPlane.start(temporal.address, tmp_path / "controlplane")
     env = FaultEnv(
         temporal=temporal, plane=plane, agent_token=plane.create_agent_token("t"), root=tmp_path, prefix=unique
