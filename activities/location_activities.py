@@ -13,7 +13,8 @@ from activities.launchers.registry import LauncherRegistry
 from activities.metrics import HEALTH_CHECK_FAILURES
 from activities.polling import heartbeating, poll_until, watch_until
 from contracts.agent import HealthResult, LaunchServerInput, ProbeInput, ServerExit, StopResult, StopServerInput
-from contracts.handles import ServerHandle
+from contracts.code_server_protocol import DEFINITIONS_PATH
+from contracts.handles import CodeServerHandle
 from contracts.locations import MAX_DEFINITIONS_BYTES, Definitions
 from contracts.temporal import Activities
 
@@ -21,12 +22,13 @@ from contracts.temporal import Activities
 class LocationActivities:
     """Side effects of CodeLocationWorkflow."""
 
-    def __init__(self, launchers: LauncherRegistry) -> None:
+    def __init__(self, launchers: LauncherRegistry, forward_logs: bool = True) -> None:
         self._launchers = launchers
+        self._forward_logs = forward_logs  # False: a code server's output never goes into a reason
         self._http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
 
     @activity.defn(name=Activities.LAUNCH_CODE_SERVER)
-    async def launch_code_server(self, request: LaunchServerInput) -> ServerHandle:
+    async def launch_code_server(self, request: LaunchServerInput) -> CodeServerHandle:
         """Start the code-server instance named by location, generation and instance (adopts an existing one)."""
         launcher = self._launchers.get(request.spec.launcher)
         try:
@@ -45,9 +47,12 @@ class LocationActivities:
         async def check() -> HealthResult | None:
             view = await launcher.server_state(handle)
             if view.phase in (Phase.EXITED, Phase.LOST):
-                tail = await launcher.log_tail(handle.name, 1500)
+                if self._forward_logs:
+                    output = (await launcher.log_tail(handle.name, 1500)).strip()[-1500:]
+                else:
+                    output = "its output stays in your environment (log forwarding is off)"
                 raise ApplicationError(
-                    f"code server {describe_exit(view)} during start-up: {tail.strip()[-1500:]}",
+                    f"code server {describe_exit(view)} during start-up: {output}",
                     # A final failure (image cannot be pulled...) halts the location until a redeploy.
                     type="LaunchError" if view.final else "ServerExited",
                     non_retryable=True,
@@ -65,10 +70,10 @@ class LocationActivities:
         return await poll_until(check, 0.05)
 
     @activity.defn(name=Activities.FETCH_DEFINITIONS)
-    async def fetch_definitions(self, handle: ServerHandle) -> Definitions:
+    async def fetch_definitions(self, handle: CodeServerHandle) -> Definitions:
         """Ask the code server which jobs it offers."""
         try:
-            async with self._http.stream("GET", handle.url + "/definitions", timeout=10) as response:
+            async with self._http.stream("GET", handle.url + DEFINITIONS_PATH, timeout=10) as response:
                 response.raise_for_status()
                 body = bytearray()
                 async for chunk in response.aiter_bytes():

@@ -11,17 +11,22 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 T = TypeVar("T")
+# The SDK sends the latest heartbeat at most every 0.8 x the heartbeat timeout (2 s: every 1.6 s); beating each
+# second means there always is a fresh one to send, even while the event loop is busy.
+HEARTBEAT_EVERY_S = 1.0
 
 
 async def watch_until(step: Callable[[], Awaitable[T | None]]) -> T:
-    """Repeat `step` — which itself waits, at most about a heartbeat interval — until it returns a value.
+    """Repeat `step` — which itself waits a little — until it returns a value.
 
-    Heartbeats between steps. Cancellation by the workflow arrives as CancelledError through the heartbeat.
+    Heartbeats every HEARTBEAT_EVERY_S meanwhile, however long a step takes (a slow health probe must not look
+    like a dead agent). Cancellation by the workflow arrives as CancelledError through the heartbeat.
     When this agent shuts down, the activity fails at once with a retryable error and leaves the process
     alone: another agent (or this one restarted) retries the activity and re-attaches by handle — the
     work never depends on the agent.
     """
     shutdown = asyncio.ensure_future(activity.wait_for_worker_shutdown())
+    beats = asyncio.ensure_future(_beat(HEARTBEAT_EVERY_S))
     current: asyncio.Future[T | None] | None = None
     try:
         while True:
@@ -34,9 +39,8 @@ async def watch_until(step: Callable[[], Awaitable[T | None]]) -> T:
             result = current.result()
             if result is not None:
                 return result
-            activity.heartbeat()
     finally:
-        for task in (current, shutdown):
+        for task in (current, shutdown, beats):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -55,16 +59,16 @@ async def poll_until(check: Callable[[], Awaitable[T | None]], interval_s: float
     return await watch_until(step)
 
 
+async def _beat(interval_s: float) -> None:
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(interval_s)
+
+
 @contextlib.asynccontextmanager
-async def heartbeating(interval_s: float = 2.0) -> AsyncIterator[None]:
+async def heartbeating(interval_s: float = HEARTBEAT_EVERY_S) -> AsyncIterator[None]:
     """Heartbeat in the background while a long step runs (an image pull): a dead agent is noticed, a slow one not."""
-
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(interval_s)
-
-    task = asyncio.ensure_future(beat())
+    task = asyncio.ensure_future(_beat(interval_s))
     try:
         yield
     finally:

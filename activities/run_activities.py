@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import activity
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.control_plane_client import ControlPlaneClient
-from activities.launchers.base import LaunchError, Phase, ProcessView, describe_exit, launch_failure, wait_worker
+from activities.launchers.base import LaunchError, Phase, ProcessView, launch_failure, wait_worker
 from activities.launchers.registry import LauncherRegistry
 from activities.polling import heartbeating, watch_until
 from contracts.agent import (
@@ -22,16 +28,19 @@ from contracts.agent import (
     WatchRunInput,
     WorkerLaunch,
 )
-from contracts.handles import WorkerHandle
-from contracts.temporal import Activities
+from contracts.compute_logs import ComputeLogs
+from contracts.handles import RunWorkerHandle
+from contracts.run_protocol import classify_exit
+from contracts.temporal import Activities, run_workflow_id
 
-LOAD_ERROR_EXIT = 2
 ENDED = frozenset({Phase.EXITED, Phase.LOST})
 STARTED_OR_ENDED = ENDED | {Phase.RUNNING}
-# Each wait step lasts at most this long, then the activity heartbeats (timeout 5 s; the SDK sends every 4 s).
-# Longer steps mean fewer wake-ups per supervised run: 2.5 s keeps a thousand runs cheap.
+# Each wait step lasts at most this long (heartbeats go on meanwhile: activities/polling.py). Longer steps mean
+# fewer wake-ups per supervised run: 2.5 s keeps a thousand runs cheap.
 STEP_S = 2.5
-COMMAND_NOT_FOUND_EXIT = 127
+# The grace period of a stop for a worker whose run's workflow is gone (the run's own setting died with it).
+ORPHAN_STOP_GRACE_S = 10.0
+T = TypeVar("T")
 # How long one launch attempt waits for the control plane to hand out the run's token.
 TOKEN_PATIENCE_S = 45.0
 
@@ -39,10 +48,19 @@ TOKEN_PATIENCE_S = 45.0
 class RunActivities:
     """Side effects of RunWorkflow."""
 
-    def __init__(self, launchers: LauncherRegistry, control_plane: ControlPlaneClient, poll_interval_s: float = 0.1):
+    def __init__(
+        self,
+        launchers: LauncherRegistry,
+        control_plane: ControlPlaneClient,
+        poll_interval_s: float = 0.1,
+        compute_logs: ComputeLogs | None = None,
+    ):
         self._launchers = launchers
         self._control_plane = control_plane
         self._interval = poll_interval_s
+        # The agent's store for every run it launches; without forwarding, no log tail is ever sent.
+        self._logs = compute_logs
+        self._forward = compute_logs is None or compute_logs.forwarded
 
     @activity.defn(name=Activities.START_RUN_WORKER)
     async def start_run_worker(self, request: LaunchRunInput) -> WorkerLaunch:
@@ -68,7 +86,7 @@ class RunActivities:
             return WorkerLaunch(handle=handle, started=started, running_after_s=running_after_s)
 
     @activity.defn(name=Activities.LAUNCH_RUN_WORKER)
-    async def launch_run_worker(self, request: LaunchRunInput) -> WorkerHandle:
+    async def launch_run_worker(self, request: LaunchRunInput) -> RunWorkerHandle:
         """Start the worker of one run attempt (for workflows begun before start_run_worker existed)."""
         async with heartbeating():
             return await self._launch(request)
@@ -82,7 +100,7 @@ class RunActivities:
             view = await wait_worker(launcher, request.handle, STARTED_OR_ENDED, STEP_S, self._interval)
             return await self._started(request.handle, view)
 
-        return await watch_until(step)
+        return await self._orphan_stopped(request.handle, watch_until(step))
 
     @activity.defn(name=Activities.SUPERVISE_RUN_WORKER)
     async def supervise_run_worker(self, request: WatchRunInput) -> RunOutcome:
@@ -95,7 +113,7 @@ class RunActivities:
                 return await self._outcome(request.handle, view)
             return None
 
-        return await watch_until(step)
+        return await self._orphan_stopped(request.handle, watch_until(step))
 
     @activity.defn(name=Activities.STOP_RUN_WORKER)
     async def stop_run_worker(self, request: StopRunInput) -> StopResult:
@@ -103,9 +121,27 @@ class RunActivities:
         launcher = self._launchers.get(request.launcher)
         return await launcher.stop_worker(request.run_id, request.attempt, request.grace_s)
 
-    async def _launch(self, request: LaunchRunInput) -> WorkerHandle:
+    async def _orphan_stopped(self, handle: RunWorkerHandle, watch: Awaitable[T]) -> T:
+        """`watch`'s result; if the run's workflow is gone meanwhile (terminated, timed out: Temporal answers
+        the heartbeat with not-found), stop the worker, which nobody else would."""
+        try:
+            return await watch
+        except asyncio.CancelledError:
+            details = activity.cancellation_details()
+            # "Not found" also answers the heartbeat of an attempt that timed out and was retried elsewhere (a
+            # slow agent): that worker is being supervised again. Only a closed workflow makes it an orphan.
+            if details is not None and details.not_found and await _workflow_closed(handle.run_id):
+                launcher = self._launchers.get(handle.launcher)
+                stopping = launcher.stop_worker(handle.run_id, handle.attempt, ORPHAN_STOP_GRACE_S)
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(stopping)
+            raise
+
+    async def _launch(self, request: LaunchRunInput) -> RunWorkerHandle:
         """Launch (or adopt) the worker, asking the control plane for its token only when it really starts."""
         launcher = self._launchers.get(request.location.launcher)
+        if self._logs is not None:
+            request = request.model_copy(update={"compute_logs": self._logs})
 
         async def token() -> str:
             # Without a token the worker could not report; wait out a control-plane outage (within this
@@ -114,7 +150,7 @@ class RunActivities:
             delay = 0.2
             while True:
                 try:
-                    return await self._control_plane.run_token(request.run_id, request.attempt)
+                    return await self._control_plane.run_token(request.run_id, request.attempt, self._logs)
                 except ApplicationError as err:
                     if err.non_retryable or time.monotonic() + delay > deadline:
                         raise
@@ -127,7 +163,7 @@ class RunActivities:
         except LaunchError as err:
             raise launch_failure(err) from err
 
-    async def _started(self, handle: WorkerHandle, view: ProcessView) -> RunStarted | None:
+    async def _started(self, handle: RunWorkerHandle, view: ProcessView) -> RunStarted | None:
         """What `view` says about the job having started: None while the worker is still starting."""
         if view.phase in ENDED:
             # Ended: either after running the job (a quick job, whose outcome now saves a supervision round
@@ -137,33 +173,37 @@ class RunActivities:
             return RunStarted(running=True)
         return None
 
-    async def _outcome(self, handle: WorkerHandle, view: ProcessView) -> RunOutcome:
+    async def _outcome(self, handle: RunWorkerHandle, view: ProcessView) -> RunOutcome:
         launcher = self._launchers.get(handle.launcher)
         if view.phase is Phase.LOST:
             # A final loss (image cannot be pulled...) would fail the same way again: not worth a retry.
             reason = f"run worker lost: {view.message}"
             return RunOutcome(kind=OutcomeKind.LOST, reason=reason, infrastructure=not view.final)
-        if view.exit_code == 0 and not view.oom_killed:
+        verdict = classify_exit(
+            view.exit_code, view.signal, oom_killed=view.oom_killed, final=view.final, message=view.message
+        )
+        if verdict.succeeded:
             return RunOutcome(kind=OutcomeKind.EXITED, exit_code=0)
-        log_tail = await launcher.log_tail(handle.name, 2000)
-        detail = f": {view.message}" if view.message else ""
-        if view.signal is not None or view.oom_killed:
-            reason = f"run worker {describe_exit(view)}{detail}"
-            infrastructure = not view.final
-        elif view.exit_code == 1:
-            reason = f"job failed: {view.message or 'see the run logs'} (exit code 1)"
-            infrastructure = False
-        elif view.exit_code == LOAD_ERROR_EXIT:
-            reason = f"could not load the job: {view.message or 'see the run logs'} (exit code 2)"
-            infrastructure = False
-        else:
-            reason = f"run worker {describe_exit(view)}{detail}"
-            infrastructure = view.exit_code == COMMAND_NOT_FOUND_EXIT
         return RunOutcome(
             kind=OutcomeKind.EXITED,
             exit_code=view.exit_code,
             signal=view.signal,
-            reason=reason,
-            infrastructure=infrastructure,
-            log_tail=log_tail,
+            reason=verdict.reason,
+            infrastructure=verdict.infrastructure,
+            log_tail=await launcher.log_tail(handle.name, 2000) if self._forward else "",
         )
+
+
+async def _workflow_closed(run_id: str) -> bool:
+    """True only if Temporal says the run's workflow is no longer running (False when it cannot tell)."""
+    try:
+        description = (
+            await activity.client()
+            .get_workflow_handle(run_workflow_id(run_id))
+            .describe(rpc_timeout=timedelta(seconds=10))
+        )
+    except RPCError as err:
+        return err.status == RPCStatusCode.NOT_FOUND
+    except Exception:
+        return False
+    return description.status != WorkflowExecutionStatus.RUNNING

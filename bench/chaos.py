@@ -41,6 +41,7 @@ from tests.support.faults.duplicates import SameKeyAtOnce
 from tests.support.faults.env import FaultEnv
 from tests.support.faults.hung_server import HungServer
 from tests.support.faults.hung_worker import HungWorker
+from tests.support.faults.operator import OperatorSteering
 from tests.support.faults.plane_outage import ControlPlaneOutage
 from tests.support.faults.scenario import Scenario
 from tests.support.faults.temporal_restart import TemporalRestart
@@ -70,6 +71,7 @@ FAULTS = [
     Fault("same-key", lambda a: SameKeyAtOnce(), 20),
     Fault("cancel-race", lambda a: CancelRacingCompletion(), 20),
     Fault("disk-full", lambda a: DiskFull(), 20),
+    Fault("operator", lambda a: OperatorSteering(), 20),
 ]
 
 

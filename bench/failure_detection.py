@@ -2,8 +2,8 @@
 
 1. kill -9 a run worker        -> the run is FAILURE in the control plane
 2. kill -9 the code server     -> a replacement is LOADED in the control plane
-3. kill -9 the agent mid-run   -> a replica resumes supervision (measured as: the worker is then killed
-                                  too, and the replica reports FAILURE)
+3. kill -9 the agent mid-run   -> a replica resumes supervision (its attempt of the supervision activity
+                                  runs); then the worker is killed too, and the replica reports FAILURE
 
     .venv/bin/python bench/failure_detection.py [--trials 20]
 """
@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -18,6 +19,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import Client
 
 from bench.stack_helpers import LOCATION, bench_stack, say, summary
 from contracts.api import LaunchRunResponse, LocationView, RunView
@@ -90,8 +94,9 @@ def killed_server(stack: DevStack, client: ApiClient) -> float:
     return elapsed
 
 
-def killed_agent(stack: DevStack, client: ApiClient) -> float:
-    """Seconds from kill -9 of the supervising agent until a replica has taken over and noticed the worker die."""
+def killed_agent(stack: DevStack, client: ApiClient) -> tuple[float, float]:
+    """Seconds from kill -9 of the supervising agent until a replica supervises the run again (its attempt of
+    the supervision activity has started), and until, the worker then killed too, the run is FAILURE."""
     run_id = start_run(client)
     replica = start_replica(stack)
     try:
@@ -100,13 +105,31 @@ def killed_agent(stack: DevStack, client: ApiClient) -> float:
         t0 = time.monotonic()
         original.kill()
         original.wait()
+        asyncio.run(_wait_resumed(stack, run_id, f"{replica.pid}@"))
+        resumed = time.monotonic() - t0
+        t1 = time.monotonic()
         os.kill(pid_in(stack.agent_state_dir, "runs", f"run-{run_id}-a1"), signal.SIGKILL)
         wait_status(client, run_id, {"FAILURE"}, 120)
-        elapsed = time.monotonic() - t0
+        failed = time.monotonic() - t1
     finally:
         # The replica becomes the stack's agent for the next trial; the killed one is gone.
         stack.processes["agent"].popen = replica
-    return elapsed
+    return resumed, failed
+
+
+async def _wait_resumed(stack: DevStack, run_id: str, replica_identity: str, timeout_s: float = 60) -> None:
+    """Until the run's pending supervision activity runs on the replica."""
+    assert stack.temporal is not None
+    temporal = await Client.connect(stack.temporal.address)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        description = await temporal.get_workflow_handle(f"run:{run_id}").describe()
+        for pending in description.raw_description.pending_activities:
+            started = pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            if started and pending.last_worker_identity.startswith(replica_identity):
+                return
+        await asyncio.sleep(POLL_S)
+    raise SystemExit(f"no replica resumed the supervision of run {run_id} within {timeout_s:.0f} s")
 
 
 def start_replica(stack: DevStack) -> subprocess.Popen[bytes]:
@@ -116,7 +139,7 @@ def start_replica(stack: DevStack) -> subprocess.Popen[bytes]:
     env["LONGSHOREMAN_METRICS_ADDRESS"] = f"127.0.0.1:{free_port()}"  # the original holds its port
     with open(stack.logs_dir / "agent-replica.log", "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [sys.executable, "-m", "agent"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
 
@@ -129,24 +152,33 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument(
+        "--agent-trials", type=int, default=0, help="agent kills (default: a quarter of --trials, at least 1)"
+    )
     args = parser.parse_args(argv)
-    results: dict[str, list[float]] = {"worker": [], "server": [], "agent": []}
+    results: dict[str, list[float]] = {"worker": [], "server": [], "agent": [], "resumed": []}
     with bench_stack() as stack, stack.client(timeout_s=30) as client:
         for i in range(args.trials):
             results["worker"].append(killed_worker(stack, client))
             results["server"].append(killed_server(stack, client))
             worker, server = results["worker"][-1], results["server"][-1]
             say(f"trial {i + 1}/{args.trials}: worker {worker:.2f} s, server {server:.2f} s")
-        for i in range(max(1, args.trials // 4)):
-            results["agent"].append(killed_agent(stack, client))
-            say(f"agent trial {i + 1}: {results['agent'][-1]:.2f} s")
+        for i in range(args.agent_trials or max(1, args.trials // 4)):
+            resumed, failed = killed_agent(stack, client)
+            results["resumed"].append(resumed)
+            results["agent"].append(failed)
+            say(
+                f"agent trial {i + 1}: supervision resumed after {resumed:.2f} s, "
+                f"worker death seen after {failed:.2f} s"
+            )
         for proc in stack.processes.values():
             if proc.alive():
                 proc.popen.send_signal(signal.SIGTERM)
     print("failure detection (kill -9), process launcher")
     print(f"  run worker killed -> FAILURE         {summary(results['worker'])}")
     print(f"  code server killed -> new LOADED     {summary(results['server'])}")
-    print(f"  agent killed -> replica resumes      {summary(results['agent'])}")
+    print(f"  agent killed -> replica supervises   {summary(results['resumed'])}")
+    print(f"  then worker killed -> FAILURE        {summary(results['agent'])}")
     return 0
 
 

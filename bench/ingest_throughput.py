@@ -23,12 +23,14 @@ from pathlib import Path
 
 import httpx
 
-from contracts.codec import generate_keyring
 from contracts.runs import RunEvent
+from controlplane import schema
 from controlplane.database import Database
 from controlplane.run_store import RunStore
+from controlplane.secret_env import SecretEnvSealer
 from controlplane.tables import RunRow
 from longshoreman.dev.temporal_server import TemporalDevServer, free_port
+from runtime.codec import generate_keyring
 
 
 def batch_bodies(batches: int, size: int, first_seq: int = 1) -> list[bytes]:
@@ -52,7 +54,7 @@ def start_control_plane(root: Path, temporal: TemporalDevServer) -> tuple[subpro
     env.update(
         LONGSHOREMAN_DATABASE_URL=f"sqlite:///{root / 'cp.db'}",
         LONGSHOREMAN_PORT=str(port),
-        LONGSHOREMAN_TEMPORAL_ADDRESS=temporal.address,
+        LONGSHOREMAN_TEMPORAL__ADDRESS=temporal.address,
         LONGSHOREMAN_ADMIN_TOKEN=token,
         LONGSHOREMAN_LOG_LEVEL="warning",
         # The benchmark measures ingest, not Temporal payloads: a throwaway payload key.
@@ -74,7 +76,7 @@ def start_control_plane(root: Path, temporal: TemporalDevServer) -> tuple[subpro
 def prepare_run(url: str, admin_token: str) -> tuple[str, str]:
     """A location with one job, a run of it, and a run token; returns (run id, run token)."""
     admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_token}"})
-    agent_token = admin.post("/api/tokens", json={"kind": "agent", "name": "bench"}).json()["token"]
+    agent_token = admin.post("/api/tokens", json={"kind": "agent", "name": "bench", "queues": ["*"]}).json()["token"]
     agent = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {agent_token}"})
     admin.post("/api/locations", json={"name": "bench", "module": "bench.defs", "agent_queue": "bench-no-agent"})
     report = {"name": "bench", "status": "LOADED", "generation": 1, "seq": 1, "definitions": {"jobs": [{"name": "j"}]}}
@@ -112,13 +114,13 @@ def post_all(url: str, run_id: str, token: str, bodies: list[bytes], clients: in
 def storage_only(root: Path, batches: int, size: int) -> float:
     """events/s of RunStore.add_events on a SQLite file, without HTTP."""
     db = Database(f"sqlite:///{root / 'store.db'}")
-    db.create_schema()
+    schema.prepare(db)
     with db.write() as session:
         session.add(
             RunRow(id="r", location="l", job="j", config={}, tags={}, request={}, status="QUEUED",
                    start_timeout_s=1, retry={}, workflow_id="run:r")
         )  # fmt: skip
-    store = RunStore(db)
+    store = RunStore(db, SecretEnvSealer(None))
     now = datetime.now(UTC)
     payloads = [
         [RunEvent(seq=s, time=now, type="LOG", message=f"event {s}") for s in range(b * size + 1, (b + 1) * size + 1)]

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from contracts.api import LaunchRunResponse, LogList, RunView
+from contracts.run_protocol import RunStatus
 from contracts.runs import RunRequest
-from contracts.statuses import RunStatus
 from longshoreman.cli.api_client import ApiClient
 from longshoreman.dev.stack import EXAMPLE_NAME, DevStack, DevStackConfig
 

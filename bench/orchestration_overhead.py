@@ -6,7 +6,11 @@ same no-op job; the Longshoreman run goes POST /api/runs → control plane → R
 SUCCESS in the control plane, awaited with the run's long poll `GET /api/runs/{id}/wait` — as the bare side
 awaits its result with Temporal's long poll.
 
-    .venv/bin/python -m bench.orchestration_overhead [--runs 30]
+By default every Longshoreman run goes through the run queue: a limit on the agent's queue (never reached)
+puts each run in the queue, and it leaves it through a dequeue before its workflow starts. `--no-queue` measures
+the fast path of a run under no limit instead.
+
+    .venv/bin/python -m bench.orchestration_overhead [--runs 30] [--no-queue]
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import asyncio
 import sys
 import time
 import uuid
+from urllib.parse import quote
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -24,6 +29,7 @@ from bench.baseline_activity import run_job
 from bench.baseline_workflow import BareWorkflow
 from bench.stack_helpers import LOCATION, bench_stack, percentile, say, summary
 from contracts.api import LaunchRunResponse
+from contracts.run_limits import LimitSet, LimitView
 from contracts.runs import RunRequest
 from longshoreman.cli.api_client import ApiClient
 from longshoreman.cli.runs import wait_for_run
@@ -40,7 +46,7 @@ def longshoreman_run(client: ApiClient) -> float:
     return elapsed
 
 
-async def interleaved(address: str, client: ApiClient, runs: int, gap_s: float) -> tuple[list[float], list[float]]:
+async def interleaved(temporal: Client, client: ApiClient, runs: int, gap_s: float) -> tuple[list[float], list[float]]:
     """Seconds per bare workflow (start → result) and per Longshoreman run, alternating one of each.
 
     Alternating keeps both under the same conditions: the dev server's latency drifts as its database grows
@@ -48,7 +54,6 @@ async def interleaved(address: str, client: ApiClient, runs: int, gap_s: float) 
     `gap_s` after the previous one ended, on a quiet machine: work one side leaves behind (the agent starting
     its next standby worker) must not slow the other side's run.
     """
-    temporal = await Client.connect(address)
     queue = f"bare-{uuid.uuid4().hex[:8]}"
     bare: list[float] = []
     ours: list[float] = []
@@ -74,19 +79,32 @@ async def interleaved(address: str, client: ApiClient, runs: int, gap_s: float) 
     return bare, ours
 
 
+async def plain_interleaved(
+    address: str, client: ApiClient, runs: int, gap_s: float
+) -> tuple[list[float], list[float]]:
+    """`interleaved` with the bare side on a plaintext connection to `address`."""
+    return await interleaved(await Client.connect(address), client, runs, gap_s)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run both, alternating, on one stack, and print the ratio."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--gap", type=float, default=0.25, help="seconds of quiet before each run")
     parser.add_argument("--cold", action="store_true", help="agent without standby run workers")
+    parser.add_argument("--no-queue", action="store_true", help="runs under no limit: the fast path, no dequeue")
     args = parser.parse_args(argv)
     agent_env = {"LONGSHOREMAN_STANDBY_WORKERS": "false"} if args.cold else {}
     with bench_stack(agent_env) as stack, stack.client() as client:
         assert stack.temporal is not None
-        bare, ours = asyncio.run(interleaved(stack.temporal.address, client, args.runs, args.gap))
+        if not args.no_queue:
+            scope = quote(f"queue:{stack.config.task_queue}", safe="")
+            client.send("PUT", f"/api/limits/{scope}", LimitSet(max_concurrent=1000), LimitView)
+        bare, ours = asyncio.run(plain_interleaved(stack.temporal.address, client, args.runs, args.gap))
     ratio = percentile(ours, 50) / percentile(bare, 50)
-    print(f"orchestration overhead: no-op job, sequential, alternating, same dev server{' (cold workers)' * args.cold}")
+    path = "fast path, no limit" if args.no_queue else "through the run queue"
+    path += " (cold workers)" * args.cold
+    print(f"orchestration overhead: no-op job, sequential, alternating, same dev server, {path}")
     print(f"  bare workflow + 1 activity   {summary(bare)}")
     print(f"  Longshoreman run             {summary(ours)}")
     print(f"  ratio of p50                 {ratio:.2f}x")

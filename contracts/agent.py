@@ -7,11 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from contracts.handles import ServerHandle, WorkerHandle
+from contracts.compute_logs import ComputeLogs
+from contracts.handles import CodeServerHandle, RunWorkerHandle
 from contracts.kubernetes import KubernetesRunOverrides
 from contracts.locations import Definitions, LauncherKind, LocationSpec, SupervisionSettings
+from contracts.run_protocol import RunStatus, classify_exit
 from contracts.runs import RunRequest
-from contracts.statuses import LocationStatus, RunStatus
+from contracts.statuses import LocationStatus
 
 # ---- code locations -------------------------------------------------------------------------
 
@@ -22,7 +24,7 @@ class LocationState(BaseModel):
     spec: LocationSpec
     generation: int = 1
     instance: int = 0
-    server: ServerHandle | None = None
+    server: CodeServerHandle | None = None
     status: LocationStatus = LocationStatus.STARTING
     message: str = ""
     consecutive_failures: int = 0
@@ -57,7 +59,7 @@ class LaunchServerInput(BaseModel):
 class ProbeInput(BaseModel):
     """Probe a code server's health."""
 
-    handle: ServerHandle
+    handle: CodeServerHandle
     health_path: str = "/health"
     timeout_s: float = Field(default=60.0, gt=0, description="await_healthy: give up after this long.")
     settings: SupervisionSettings = Field(default_factory=SupervisionSettings)
@@ -80,7 +82,7 @@ class ServerExit(BaseModel):
 class StopServerInput(BaseModel):
     """Stop a code-server instance: SIGTERM/stop, grace, kill, remove."""
 
-    handle: ServerHandle
+    handle: CodeServerHandle
     grace_s: float = 10.0
 
 
@@ -91,6 +93,11 @@ class StopResult(BaseModel):
     detail: str = ""
     exit_code: int | None = Field(default=None, description="Set when the process had already exited by itself.")
     signal: int | None = Field(default=None, description="Set when the process had already been killed by a signal.")
+
+    @property
+    def ended_by_itself(self) -> bool:
+        """The process had exited on its own before the stop (not by the stop's signal)."""
+        return classify_exit(self.exit_code, self.signal).by_itself
 
 
 # ---- runs -----------------------------------------------------------------------------------
@@ -128,6 +135,9 @@ class LaunchRunInput(BaseModel):
     watch_s: float = Field(
         default=0.0, ge=0, le=60, description="start_run_worker: watch the new worker this long before returning."
     )
+    compute_logs: ComputeLogs | None = Field(
+        default=None, description="Set by the agent's launch activity from its compute-log setting, not by workflows."
+    )
 
 
 class OutcomeKind(StrEnum):
@@ -142,7 +152,7 @@ class OutcomeKind(StrEnum):
 class WatchRunInput(BaseModel):
     """Watch a run worker: until it runs (await_run_started) or until it exits (supervise_run_worker)."""
 
-    handle: WorkerHandle
+    handle: RunWorkerHandle
 
 
 class RunOutcome(BaseModel):
@@ -160,6 +170,11 @@ class RunOutcome(BaseModel):
         """True for a clean exit 0."""
         return self.kind is OutcomeKind.EXITED and self.exit_code == 0
 
+    @property
+    def ended_by_itself(self) -> bool:
+        """It exited on its own (the job's success or failure), not stopped by a signal (a cancel's SIGTERM)."""
+        return self.kind is OutcomeKind.EXITED and classify_exit(self.exit_code, self.signal).by_itself
+
 
 class RunStarted(BaseModel):
     """The run worker is executing the job, or already ended before we saw it run."""
@@ -171,7 +186,7 @@ class RunStarted(BaseModel):
 class WorkerLaunch(BaseModel):
     """A started run worker, and what the launch saw of it while it watched."""
 
-    handle: WorkerHandle
+    handle: RunWorkerHandle
     started: RunStarted | None = Field(
         default=None, description="None: still starting when the watch ended; await_run_started takes over."
     )

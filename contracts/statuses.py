@@ -1,4 +1,4 @@
-"""Lifecycle statuses of code locations and runs."""
+"""Lifecycle statuses of code locations (a run's status and its transitions are in contracts/run_protocol.py)."""
 
 from enum import StrEnum
 
@@ -12,23 +12,3 @@ class LocationStatus(StrEnum):
     STOPPING = "STOPPING"
     STOPPED = "STOPPED"
     ERROR = "ERROR"
-
-
-class RunStatus(StrEnum):
-    """Where a run is in its lifecycle."""
-
-    QUEUED = "QUEUED"
-    STARTING = "STARTING"
-    STARTED = "STARTED"
-    SUCCESS = "SUCCESS"
-    FAILURE = "FAILURE"
-    CANCELING = "CANCELING"
-    CANCELED = "CANCELED"
-
-    @property
-    def is_terminal(self) -> bool:
-        """True once the run can no longer change."""
-        return self in TERMINAL_RUN_STATUSES
-
-
-TERMINAL_RUN_STATUSES = frozenset({RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELED})

@@ -1,24 +1,29 @@
-"""Names the control plane and the agent share to address workflows, plus the data converter.
+"""Names the control plane and the agent share to address workflows and activities.
 
-The control plane never imports the workflow code: it starts and steers workflows by these names.
+The control plane never imports the workflow code: it starts and steers workflows by these names. The data
+converter they all use is in runtime/converter.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
-
-from contracts.codec import EncryptionCodec, KeyRing
+from datetime import timedelta
 
 LOCATION_WORKFLOW = "CodeLocationWorkflow"
 RUN_WORKFLOW = "RunWorkflow"
+SCHEDULE_TICK_WORKFLOW = "ScheduleTickWorkflow"
+SENSOR_WORKFLOW = "SensorWorkflow"
+BACKFILL_WORKFLOW = "BackfillWorkflow"
+# A workflow task held by an agent that died is handed to a replica after this (Temporal's default is 10 s: a run
+# or location whose agent died mid-task waited that long). Our workflows are small: a task takes milliseconds, and
+# one that times out on a slow live agent is merely retried. Continue-as-new keeps it.
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=3)
 
-# CodeLocationWorkflow handlers
+# Workflow handlers (CodeLocationWorkflow's; SensorWorkflow's stop, status and settings)
 REDEPLOY_UPDATE = "redeploy"
 STOP_SIGNAL = "stop"
 STATUS_QUERY = "status"
+UPGRADE_SIGNAL = "check_version"  # a newer agent version is current: move over (continue-as-new) when quiet
+UPDATE_SETTINGS_SIGNAL = "update_settings"  # SensorWorkflow: a redeploy changed its interval or timeout
 
 
 def location_workflow_id(name: str) -> str:
@@ -29,22 +34,6 @@ def location_workflow_id(name: str) -> str:
 def run_workflow_id(run_id: str) -> str:
     """Workflow id of a run's workflow."""
     return f"run:{run_id}"
-
-
-def data_converter(keys: KeyRing | None = None) -> DataConverter:
-    """The converter every Temporal client and worker of the project uses: pydantic models as JSON, encrypted.
-
-    With `keys`, every payload is AES-GCM encrypted (see contracts/codec.py) and failure messages and stack
-    traces move into an encrypted payload too, since reasons can quote user output. Without keys (only when
-    plaintext payloads were explicitly allowed, or to read raw histories) payloads are plain JSON.
-    """
-    if keys is None:
-        return pydantic_data_converter
-    return dataclasses.replace(
-        pydantic_data_converter,
-        payload_codec=EncryptionCodec(keys),
-        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
-    )
 
 
 class Activities:
@@ -62,3 +51,9 @@ class Activities:
     STOP_RUN_WORKER = "stop_run_worker"
     REPORT_LOCATION = "report_location"
     REPORT_RUN = "report_run"
+    EVALUATE_SCHEDULE_TICK = "evaluate_schedule_tick"
+    RUN_SCHEDULE_TICK = "run_schedule_tick"  # evaluate + launch + report (patch schedule-tick-one-activity)
+    EVALUATE_SENSOR_TICK = "evaluate_sensor_tick"
+    LAUNCH_TICK_RUNS = "launch_tick_runs"
+    REPORT_TICK = "report_tick"
+    WAIT_FOR_RUNS = "wait_for_runs"

@@ -1,6 +1,6 @@
 """`python -m controlplane` runs the control-plane server."""
 
-from controlplane.server import main
+from controlplane.main import main
 
 if __name__ == "__main__":
     main()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -11,23 +13,55 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.api import ErrorBody
-from contracts.codec import EncryptionCodec
-from controlplane import codec_server, limits, metrics, web
-from controlplane.database import Database
+from controlplane import codec_server, limits, metrics, ui
+from controlplane.agent_store import AgentStore
+from controlplane.alerts.activities import AlertActivities
+from controlplane.alerts.dispatcher import AlertDispatcher
+from controlplane.alerts.event_store import EventStore
+from controlplane.alerts.message import AlertLinks
+from controlplane.alerts.outbox import ALERT_EVENTS
+from controlplane.alerts.policy_store import PolicyStore
+from controlplane.alerts.worker import AlertWorker
+from controlplane.audit import AuditStore
+from controlplane.automation_store import AutomationStore
+from controlplane.automation_sync import AutomationSync
+from controlplane.dispatcher import Dispatcher
 from controlplane.errors import ControlPlaneError
+from controlplane.limit_store import LimitStore
 from controlplane.links import TemporalLinks
 from controlplane.location_store import LocationStore
-from controlplane.routes import agent, ingest, locations, runs, tokens
+from controlplane.queue_liveness import QueueLiveness
+from controlplane.routes import (
+    agent,
+    agent_automations,
+    agents,
+    alerts,
+    audit,
+    automations,
+    ingest,
+    locations,
+    run_limits,
+    runs,
+    session,
+    tokens,
+)
+from controlplane.run_monitor import RunMonitor
+from controlplane.run_notices import FinishedRunListener
+from controlplane.run_queue import RunQueue
 from controlplane.run_store import RunStore
+from controlplane.run_transitions import SLOTS_FREED
 from controlplane.run_waiters import RunWaiters
+from controlplane.secret_env import SecretEnvSealer
 from controlplane.services import Services
+from controlplane.sessions import SessionStore
 from controlplane.settings import ControlPlaneSettings
+from controlplane.temporal_automations import TemporalAutomations
 from controlplane.temporal_gateway import TemporalGateway
 from controlplane.tokens import TokenStore
+from runtime.codec import EncryptionCodec
 
 log = logging.getLogger(__name__)
 
@@ -105,30 +139,92 @@ def create_app(settings: ControlPlaneSettings | None = None) -> FastAPI:
     settings = settings or ControlPlaneSettings()
     # Raises KeyConfigError at once: a control plane that cannot encrypt must not start.
     keys = settings.keyring()
-    links = TemporalLinks(settings.temporal_ui_url, settings.temporal_namespace)
+    links = TemporalLinks(settings.temporal_ui_url, settings.temporal.resolve().namespace)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url)
-        await run_in_threadpool(db.create_schema)
+        # The schema was checked (or created) before the app started: controlplane/main.py.
+        db = settings.database()
         temporal = await TemporalGateway.connect(
-            settings.temporal_address,
-            settings.temporal_namespace,
+            settings.temporal,
             update_timeout_s=settings.temporal_update_timeout_s,
             keys=keys,
         )
-        app.state.services = Services(
+        tokens = TokenStore(db)
+        sealer = SecretEnvSealer(keys)
+        agents = AgentStore(db, settings.agent_timeout_s)
+        automation_store = AutomationStore(db)
+        alert_policies = PolicyStore(db, keys)
+        alert_events = EventStore(db)
+        alert_dispatcher = AlertDispatcher(
+            alert_policies,
+            alert_events,
+            temporal,
+            task_queue=settings.alerts_task_queue,
+            retry_period_s=settings.alert_retry_period_s,
+            retry_max_interval_s=settings.alert_retry_max_interval_s,
+            sweep_interval_s=settings.alert_sweep_interval_s,
+            agent_check_interval_s=settings.alert_agent_check_interval_s,
+            history_days=settings.alert_history_days,
+        )
+        # An alert event is dispatched right after the commit that stored it (controlplane/alerts/outbox.py).
+        db.listen(ALERT_EVENTS, alert_dispatcher.kick)
+        temporal_automations = TemporalAutomations(temporal, settings.automation_evaluation_timeout_s)
+        queue = RunQueue(db, sealer, run_token_grace_s=settings.run_token_grace_s)
+        dispatcher = Dispatcher(queue, temporal)
+        dispatcher.attach(asyncio.get_running_loop())
+        # Whatever ends a run frees its slots in the same transaction; right after the commit, we dequeue.
+        db.listen(SLOTS_FREED, dispatcher.kick)
+        services = app.state.services = Services(
             settings=settings,
             db=db,
-            tokens=TokenStore(db),
-            locations=LocationStore(db, links),
-            runs=RunStore(db, links, run_token_grace_s=settings.run_token_grace_s),
+            tokens=tokens,
+            sessions=SessionStore(db, tokens, settings.session_ttl_s),
+            locations=LocationStore(db, sealer, links),
+            runs=RunStore(db, sealer, links, run_token_grace_s=settings.run_token_grace_s),
+            queue=queue,
+            limits=LimitStore(db),
+            dispatcher=dispatcher,
+            agents=agents,
+            liveness=QueueLiveness(agents, temporal),
             temporal=temporal,
             waiters=RunWaiters(),
+            automations=automation_store,
+            temporal_automations=temporal_automations,
+            automation_sync=AutomationSync(automation_store, temporal_automations),
+            alert_policies=alert_policies,
+            alert_events=alert_events,
+            alert_dispatcher=alert_dispatcher,
+            audit=AuditStore(db),
         )
+        tasks = [
+            asyncio.create_task(RunMonitor(services, settings.run_monitor_interval_s).run_forever()),
+            asyncio.create_task(services.automation_sync.run_forever(settings.automation_sync_interval_s)),
+            asyncio.create_task(alert_dispatcher.run_forever()),
+        ]
+        if settings.alerts_worker:
+            activities = AlertActivities(
+                alert_policies,
+                alert_events,
+                services.locations,
+                temporal,
+                AlertLinks(settings.links_base(), links),
+                agent_timeout_s=settings.agent_timeout_s,
+                channel_timeout_s=settings.alert_channel_timeout_s,
+            )
+            worker = AlertWorker(settings.temporal, keys, settings.alerts_task_queue, activities)
+            tasks.append(asyncio.create_task(worker.run_forever()))
+        if db.is_postgres:
+            tasks.append(asyncio.create_task(FinishedRunListener(db, services.waiters).run_forever()))
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await services.automation_sync.aclose()
+            await dispatcher.close()
             db.dispose()
 
     app = FastAPI(
@@ -158,7 +254,21 @@ def create_app(settings: ControlPlaneSettings | None = None) -> FastAPI:
         """Liveness (no auth)."""
         return Health()
 
-    for module in (tokens, locations, runs, ingest, agent, codec_server, metrics):
+    routers = (
+        session,
+        tokens,
+        locations,
+        runs,
+        run_limits,
+        automations,
+        ingest,
+        agent,
+        agent_automations,
+        agents,
+        alerts,
+        audit,
+    )
+    for module in (*routers, codec_server, metrics):
         app.include_router(module.router)
-    app.include_router(web.router)
+    app.include_router(ui.router)
     return app

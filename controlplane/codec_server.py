@@ -4,19 +4,18 @@ Temporal keeps payloads encrypted; the Temporal Web UI and `temporal workflow sh
 them here to be decrypted for display. Requests are `{"payloads": [...]}`, Payloads in protobuf JSON (base64
 `data` and metadata values), answered in the same shape.
 
-Authentication: an admin token, either as `Authorization: Bearer <token>` (the Temporal CLI's `--codec-auth`)
-or as the HttpOnly cookie that `POST /codec/session` sets. The Temporal UI can only send an Authorization
-header with its own OIDC access token (and only over https), so a browser uses the cookie: the control-plane
-page sets it when an admin token is entered, and the UI sends it with "Include cross-origin credentials".
-CORS (with credentials) is allowed for the Temporal UI's origin only, on /codec/* only.
+Authentication: an admin token as `Authorization: Bearer <token>` (the Temporal CLI's `--codec-auth`), or the
+browser session of someone signed in to the control plane's web page (controlplane/sessions.py): the Temporal
+UI can only send an Authorization header with its own OIDC access token (and only over https), so in a
+browser it sends the session cookie, with "Include cross-origin credentials". The raw token never sits in a
+cookie. CORS (with credentials) is allowed for the Temporal UI's origin only, on /codec/* only.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Cookie, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.security import HTTPBearer
 from google.protobuf import json_format
 from starlette.concurrency import run_in_threadpool
@@ -24,37 +23,43 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payloads
 
-from contracts.codec import EncryptionCodec, PayloadDecryptionError
+from contracts.roles import Role
+from controlplane.auth import session_of
 from controlplane.settings import ControlPlaneSettings
 from controlplane.tokens import Principal, TokenStore
+from runtime.codec import EncryptionCodec, PayloadDecryptionError
 
 PREFIX = "/codec"
-COOKIE = "longshoreman_codec"
-COOKIE_MAX_AGE_S = 12 * 3600
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 router = APIRouter(prefix=PREFIX, tags=["codec"])
 _bearer = HTTPBearer(auto_error=False, description="Admin token.")
 
 
-async def _authenticate(request: Request, cookie: str | None) -> Principal:
-    """An admin principal from the bearer token or the session cookie; 401/403 otherwise."""
+async def _authenticate(request: Request) -> Principal:
+    """An admin principal from the bearer token or the browser session; 401/403 otherwise."""
     credentials = await _bearer(request)
-    secret = credentials.credentials if credentials is not None else cookie
-    if not secret:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="the codec endpoint needs an admin token: 'Authorization: Bearer <token>' or the session cookie",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    tokens: TokenStore = request.app.state.services.tokens
-    principal = await run_in_threadpool(tokens.verify, secret)
-    if principal is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, detail="invalid token", headers={"WWW-Authenticate": "Bearer"}
-        )
-    if principal.kind != "admin":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="decoding payloads needs an admin token")
+    if credentials is not None and credentials.credentials:
+        tokens: TokenStore = request.app.state.services.tokens
+        principal = await run_in_threadpool(tokens.verify, credentials.credentials)
+        if principal is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, detail="invalid token", headers={"WWW-Authenticate": "Bearer"}
+            )
+    else:
+        session = await session_of(request)
+        if session is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                detail="the codec endpoint needs an admin token ('Authorization: Bearer <token>') or a signed-in "
+                "browser session of the control plane",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        principal = session.principal
+    # Payloads may carry what only admins see (a location's secret environment is sealed apart, but run configs
+    # and definitions are not meant for every viewer of the Temporal UI).
+    if principal.role is not Role.admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="decoding payloads needs an admin token (role 'admin')")
     return principal
 
 
@@ -82,9 +87,9 @@ def _answer(payloads: Payloads) -> Response:
 
 
 @router.post("/decode")
-async def decode(request: Request, cookie: Annotated[str | None, Cookie(alias=COOKIE)] = None) -> Response:
+async def decode(request: Request) -> Response:
     """Decrypt payloads for display (admin)."""
-    await _authenticate(request, cookie)
+    await _authenticate(request)
     codec, payloads = _codec(request), await _payloads(request)
     try:
         decoded = await codec.decode(payloads.payloads)
@@ -94,39 +99,11 @@ async def decode(request: Request, cookie: Annotated[str | None, Cookie(alias=CO
 
 
 @router.post("/encode")
-async def encode(request: Request, cookie: Annotated[str | None, Cookie(alias=COOKIE)] = None) -> Response:
+async def encode(request: Request) -> Response:
     """Encrypt payloads, e.g. a signal argument typed into the Temporal UI (admin)."""
-    await _authenticate(request, cookie)
+    await _authenticate(request)
     codec, payloads = _codec(request), await _payloads(request)
     return _answer(Payloads(payloads=await codec.encode(payloads.payloads)))
-
-
-@router.post("/session", status_code=status.HTTP_204_NO_CONTENT)
-async def open_session(request: Request) -> Response:
-    """Set the HttpOnly codec cookie from the admin bearer token, so the Temporal UI (in this browser) can decode."""
-    credentials = await _bearer(request)
-    await _authenticate(request, None)
-    assert credentials is not None
-    response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.set_cookie(
-        COOKIE,
-        credentials.credentials,
-        max_age=COOKIE_MAX_AGE_S,
-        path=PREFIX,
-        httponly=True,
-        secure=request.url.scheme == "https",
-        # Strict still reaches us from the UI on another port of the same host (same site), never cross-site.
-        samesite="strict",
-    )
-    return response
-
-
-@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
-def close_session() -> Response:
-    """Forget the codec cookie."""
-    response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.delete_cookie(COOKIE, path=PREFIX)
-    return response
 
 
 def origin_of(url: str) -> str:

@@ -13,6 +13,12 @@ class ControlPlaneError(Exception):
         self.message = message
 
 
+class Forbidden(ControlPlaneError):
+    """The caller is authenticated but may not act on this resource."""
+
+    status_code = 403
+
+
 class NotFound(ControlPlaneError):
     """The addressed resource does not exist."""
 

@@ -1,4 +1,4 @@
-"""Requests waiting for runs to finish, woken when a run's final report reaches this process."""
+"""Requests waiting for runs to finish, woken when this process (or, on PostgreSQL, any replica) ends a run."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from contextlib import contextmanager
 
 
 class RunWaiters:
-    """Per run, the events of the requests waiting for it; the report endpoint sets them.
-
-    Only reports this process applies wake its waiters; a waiter also re-reads the run now and then, which
-    covers reports applied by another replica.
+    """Per run, the events of the requests waiting for it; set by the final statuses this process stores and, on
+    PostgreSQL, by every replica's (controlplane/run_notices.py). A waiter also re-reads its run now and then.
     """
 
     def __init__(self) -> None:

@@ -1,6 +1,8 @@
 """`longshoreman code-server`: serves a module's definitions over HTTP for the agent.
 
-GET /health → {"status": "ok"}; GET /definitions → contracts.locations.Definitions JSON.
+GET /health → {"status": "ok"}; GET /definitions → contracts.locations.Definitions JSON; POST
+/schedules/{name}/tick and /sensors/{name}/tick evaluate one tick of a schedule or sensor (the user's function
+runs here, in the code server, never in the agent): see contracts/code_server_protocol.py.
 Exit codes: 0 after SIGTERM/SIGINT, 2 if the module (or its Definitions) cannot be loaded, 3 if the
 address cannot be bound.
 """
@@ -9,17 +11,34 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import threading
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
-from longshoreman.definitions import LoadError, load_definitions
+from contracts.code_server_protocol import DEFINITIONS_PATH, HEALTH_PATH, ServerExitCode
+from longshoreman.automations import failure
+from longshoreman.definitions import Definitions, LoadError, load_definitions
 
-EXIT_LOAD_ERROR = 2
-EXIT_BIND_ERROR = 3
+
+class _Tickable(Protocol):
+    def evaluate(self, *args: Any) -> dict[str, Any]: ...
+
+
+class Served(Protocol):
+    """What a code server serves: the SDK's Definitions, or a Dagster project's (longshoreman/dagster/)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+    def schedule(self, name: str) -> _Tickable | None: ...
+    def sensor(self, name: str) -> _Tickable | None: ...
+
+
+TICK_PATH = re.compile(r"^/(schedules|sensors)/([^/]+)/tick$")
+MAX_TICK_BODY = 1 << 20
 
 
 def _json_body(payload: Any) -> bytes:
@@ -27,13 +46,40 @@ def _json_body(payload: Any) -> bytes:
 
 
 class CodeServer(ThreadingHTTPServer):
-    """A threading HTTP server that answers from a fixed table of JSON documents."""
+    """A threading HTTP server: fixed JSON documents for GET, automation ticks evaluated for POST."""
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], documents: dict[str, bytes]) -> None:
+    def __init__(
+        self, address: tuple[str, int], documents: dict[str, bytes], definitions: Served | None = None
+    ) -> None:
         self.documents = documents
+        self.definitions: Served = definitions or Definitions()
         super().__init__(address, _Handler)
+
+
+def evaluate_tick(definitions: Served, kind: str, name: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, answer) for one tick of schedule or sensor `name`; the user's errors are answers, not 500s."""
+    if kind == "schedules":
+        found_schedule = definitions.schedule(name)
+        if found_schedule is None:
+            return 404, {"error": f"this code server has no schedule {name!r}"}
+        try:
+            scheduled_time = datetime.fromisoformat(str(body.get("scheduled_time")))
+        except ValueError:
+            return 400, {"error": "scheduled_time must be an ISO 8601 time"}
+        return 200, found_schedule.evaluate(scheduled_time)
+    found_sensor = definitions.sensor(name)
+    if found_sensor is None:
+        return 404, {"error": f"this code server has no sensor {name!r}"}
+    cursor, last = body.get("cursor"), body.get("last_tick_time")
+    if cursor is not None and not isinstance(cursor, str):
+        return 400, {"error": "cursor must be a string or null"}
+    try:
+        last_tick_time = datetime.fromisoformat(last) if isinstance(last, str) else None
+    except ValueError:
+        return 400, {"error": "last_tick_time must be an ISO 8601 time or null"}
+    return 200, found_sensor.evaluate(cursor, last_tick_time)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -49,9 +95,32 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, body)
 
     def do_POST(self) -> None:
-        self._send(405, _json_body({"detail": "the code server only answers GET requests"}))
+        match = TICK_PATH.match(self.path.split("?", 1)[0])
+        if match is None:
+            self._refuse()
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_TICK_BODY:
+            self._send(413, _json_body({"error": f"a tick request holds at most {MAX_TICK_BODY} bytes"}))
+            return
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            self._send(400, _json_body({"error": "the body must be a JSON object"}))
+            return
+        status, answer = evaluate_tick(self.server.definitions, match.group(1), match.group(2), body)
+        try:
+            encoded = _json_body(answer)
+        except (TypeError, ValueError) as exc:  # a config or tag the user's function returned is not JSON
+            encoded = _json_body(failure(ValueError(f"the answer of {match.group(2)!r} is not JSON: {exc}")))
+        self._send(status, encoded)
 
-    do_PUT = do_DELETE = do_PATCH = do_POST
+    def _refuse(self) -> None:
+        self._send(405, _json_body({"detail": "the code server answers GET, and POST for automation ticks"}))
+
+    do_PUT = do_DELETE = do_PATCH = _refuse
 
     def _send(self, status: int, body: bytes) -> None:
         self.send_response(status)
@@ -65,10 +134,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def build_documents(module: str) -> dict[str, bytes]:
-    """The JSON bodies the server answers with, computed once (LoadError if the module cannot load)."""
-    definitions = load_definitions(module)
-    return {"/health": _json_body({"status": "ok"}), "/definitions": _json_body(definitions.to_dict())}
+def build_documents(definitions: Served) -> dict[str, bytes]:
+    """The JSON bodies the server answers GET requests with, computed once."""
+    return {HEALTH_PATH: _json_body({"status": "ok"}), DEFINITIONS_PATH: _json_body(definitions.to_dict())}
 
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
@@ -76,23 +144,50 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--module", required=True, help="Python module holding one Definitions object")
     parser.add_argument("--port", type=int, required=True, help="TCP port to listen on")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--framework",
+        choices=("longshoreman", "dagster"),
+        default="longshoreman",
+        help="what the module is written against: our SDK (default) or Dagster (a dagster.Definitions)",
+    )
     return parser.parse_args(argv)
+
+
+def load_served(module: str, framework: str) -> Served:
+    """The module's definitions for `framework` (LoadError if they cannot be loaded)."""
+    if framework != "dagster":
+        return load_definitions(module)
+    try:
+        from longshoreman.dagster.catalog import DagsterCatalog
+        from longshoreman.dagster.loader import load
+    except ImportError as exc:
+        raise LoadError(
+            f"framework dagster needs dagster in this environment (pip install 'longshoreman[dagster]'): {exc}"
+        ) from None
+    loaded = load(module)
+    try:
+        return DagsterCatalog(loaded)
+    except Exception as exc:
+        raise LoadError(
+            f"the Definitions in {module!r} cannot be described: {type(exc).__name__}: {exc}", module
+        ) from exc
 
 
 def main(argv: list[str]) -> int:
     """Load the module, serve until SIGTERM/SIGINT, and return the process exit code."""
     args = _parse_args(argv)
     try:
-        documents = build_documents(args.module)
+        definitions = load_served(args.module, args.framework)
+        documents = build_documents(definitions)
     except LoadError as exc:
         print(exc.user_traceback(), end="", file=sys.stderr)
         print(f"longshoreman code-server: {exc}", file=sys.stderr, flush=True)
-        return EXIT_LOAD_ERROR
+        return ServerExitCode.LOAD_FAILED
     try:
-        server = CodeServer((args.host, args.port), documents)
+        server = CodeServer((args.host, args.port), documents, definitions)
     except OSError as exc:
         print(f"longshoreman code-server: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return EXIT_BIND_ERROR
+        return ServerExitCode.BIND_FAILED
 
     def stop(signum: int, frame: FrameType | None) -> None:
         # shutdown() waits for serve_forever() to return, so it must run outside the serving thread.
@@ -107,4 +202,4 @@ def main(argv: list[str]) -> int:
     finally:
         server.server_close()
     print("longshoreman code-server: stopped", flush=True)
-    return 0
+    return ServerExitCode.STOPPED

@@ -8,18 +8,19 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, overload
 
+# Lifecycle events are posted by the executor only, so the event stream of a run stays trustworthy.
+from contracts.run_protocol import POOL_PATTERN, RESERVED_EVENT_TYPES
+from longshoreman.automations import Schedule, Sensor
+from longshoreman.callables import first_paragraph, takes_context
+
 MAX_JOB_NAME = 200
 MAX_EVENT_TYPE = 64
 MAX_EVENT_MESSAGE = 64_000
-# Lifecycle events are posted by the executor only, so the event stream of a run stays trustworthy.
-RESERVED_EVENT_TYPES = frozenset(
-    {"RUN_START", "JOB_START", "JOB_SUCCESS", "JOB_FAILURE", "JOB_CANCELED", "LOAD_FAILURE"}
-    | {"LOGS_DROPPED", "EVENTS_DROPPED"}
-)
 
 EventSink = Callable[[str, str], None]
 
@@ -100,6 +101,7 @@ class Job:
         name: str | None = None,
         description: str | None = None,
         config_schema: Mapping[str, Any] | None = None,
+        pool: str | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@job needs a function, got {fn!r}")
@@ -107,13 +109,18 @@ class Job:
         self.name = name if name is not None else getattr(fn, "__name__", "")
         if not isinstance(self.name, str) or not self.name or len(self.name) > MAX_JOB_NAME:
             raise ValueError(f"job name must be a non-empty string of at most {MAX_JOB_NAME} characters")
-        self.description = description if description is not None else _first_paragraph(fn.__doc__)
+        self.description = description if description is not None else first_paragraph(fn.__doc__)
         self.config_schema: dict[str, Any] = dict(config_schema or {})
         try:
             json.dumps(self.config_schema)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"config_schema of job {self.name!r} is not JSON: {exc}") from None
-        self.takes_context = _takes_context(fn, self.name)
+        if pool is not None and (not isinstance(pool, str) or not re.fullmatch(POOL_PATTERN, pool)):
+            raise ValueError(
+                f"pool of job {self.name!r} must be 1 to 100 letters, digits and . _ - (a letter or digit first)"
+            )
+        self.pool = pool
+        self.takes_context = takes_context(fn, f"job {self.name!r}")
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -136,7 +143,12 @@ class Job:
 
     def to_dict(self) -> dict[str, Any]:
         """The job as contracts.locations.JobDefinition JSON."""
-        return {"name": self.name, "description": self.description, "config_schema": self.config_schema}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "config_schema": self.config_schema,
+            "pool": self.pool,
+        }
 
     def __repr__(self) -> str:
         return f"Job(name={self.name!r})"
@@ -148,7 +160,11 @@ def job(fn: Callable[..., Any], /) -> Job: ...
 
 @overload
 def job(
-    *, name: str | None = None, description: str | None = None, config_schema: Mapping[str, Any] | None = None
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    config_schema: Mapping[str, Any] | None = None,
+    pool: str | None = None,
 ) -> Callable[[Callable[..., Any]], Job]: ...
 
 
@@ -159,47 +175,100 @@ def job(
     name: str | None = None,
     description: str | None = None,
     config_schema: Mapping[str, Any] | None = None,
+    pool: str | None = None,
 ) -> Job | Callable[[Callable[..., Any]], Job]:
-    """Declare a job: `@job` or `@job(name=..., description=..., config_schema={...})`.
+    """Declare a job: `@job` or `@job(name=..., description=..., config_schema={...}, pool="warehouse")`.
 
     The function takes no argument or one `context: JobContext`. The description defaults to the first
-    paragraph of its docstring.
+    paragraph of its docstring. `pool` puts its runs in a named pool: a limit on `pool:NAME` caps how many of
+    them run at once (`longshoreman limit set pool:warehouse 3`).
     """
     if fn is not None:
-        return Job(fn, name=name, description=description, config_schema=config_schema)
+        return Job(fn, name=name, description=description, config_schema=config_schema, pool=pool)
 
     def decorate(inner: Callable[..., Any]) -> Job:
-        return Job(inner, name=name, description=description, config_schema=config_schema)
+        return Job(inner, name=name, description=description, config_schema=config_schema, pool=pool)
 
     return decorate
 
 
 class Definitions:
-    """Everything a code location offers; a module exposes exactly one."""
+    """Everything a code location offers (jobs, schedules, sensors); a module exposes exactly one."""
 
-    def __init__(self, jobs: Iterable[Job | Callable[..., Any]] = ()) -> None:
+    def __init__(
+        self,
+        jobs: Iterable[Job | Callable[..., Any]] = (),
+        schedules: Iterable[Schedule] = (),
+        sensors: Iterable[Sensor] = (),
+    ) -> None:
         self._jobs: dict[str, Job] = {}
         for item in jobs:
-            registered = item if isinstance(item, Job) else Job(item)
-            if registered.name in self._jobs:
-                raise ValueError(f"two jobs are named {registered.name!r}: job names must be unique")
-            self._jobs[registered.name] = registered
+            self._add_job(item if isinstance(item, Job) else Job(item))
+        self._automations: dict[str, Schedule | Sensor] = {}
+        for kind, items, cls in (("schedules", schedules, Schedule), ("sensors", sensors, Sensor)):
+            for automation in items:
+                if not isinstance(automation, cls):
+                    made_by = "@schedule or Schedule(job=..., cron=...)" if cls is Schedule else "@sensor"
+                    raise TypeError(f"{kind}= takes objects made by {made_by}, got {automation!r}")
+                if automation.name in self._automations:
+                    raise ValueError(f"two schedules or sensors are named {automation.name!r}: names must be unique")
+                self._automations[automation.name] = automation
+                # A job given as the object itself belongs to the location even if `jobs=` forgot it.
+                if isinstance(automation.job_ref, Job) and automation.job not in self._jobs:
+                    self._add_job(automation.job_ref)
+
+    def _add_job(self, registered: Job) -> None:
+        if registered.name in self._jobs:
+            raise ValueError(f"two jobs are named {registered.name!r}: job names must be unique")
+        self._jobs[registered.name] = registered
 
     @property
     def jobs(self) -> list[Job]:
         """The jobs, in declaration order."""
         return list(self._jobs.values())
 
+    @property
+    def schedules(self) -> list[Schedule]:
+        """The schedules, in declaration order."""
+        return [a for a in self._automations.values() if isinstance(a, Schedule)]
+
+    @property
+    def sensors(self) -> list[Sensor]:
+        """The sensors, in declaration order."""
+        return [a for a in self._automations.values() if isinstance(a, Sensor)]
+
     def job(self, name: str) -> Job | None:
         """The job called `name`, or None."""
         return self._jobs.get(name)
 
+    def schedule(self, name: str) -> Schedule | None:
+        """The schedule called `name`, or None."""
+        found = self._automations.get(name)
+        return found if isinstance(found, Schedule) else None
+
+    def sensor(self, name: str) -> Sensor | None:
+        """The sensor called `name`, or None."""
+        found = self._automations.get(name)
+        return found if isinstance(found, Sensor) else None
+
+    def _automation_dict(self, automation: Schedule | Sensor) -> dict[str, Any]:
+        described = automation.to_dict()
+        if not described["error"] and automation.job not in self._jobs:
+            # Not a load failure: the location serves its jobs, and the automation shows why it cannot tick.
+            available = ", ".join(self._jobs) or "none"
+            described["error"] = f"job {automation.job!r} is not in this location's Definitions (jobs: {available})"
+        return described
+
     def to_dict(self) -> dict[str, Any]:
         """The definitions as contracts.locations.Definitions JSON."""
-        return {"jobs": [j.to_dict() for j in self._jobs.values()]}
+        return {
+            "jobs": [j.to_dict() for j in self._jobs.values()],
+            "schedules": [self._automation_dict(s) for s in self.schedules],
+            "sensors": [self._automation_dict(s) for s in self.sensors],
+        }
 
     def __repr__(self) -> str:
-        return f"Definitions(jobs={list(self._jobs)!r})"
+        return f"Definitions(jobs={list(self._jobs)!r}, automations={list(self._automations)!r})"
 
 
 def load_definitions(module_name: str) -> Definitions:
@@ -236,34 +305,3 @@ def load_job(module_name: str, job_name: str) -> Job:
         available = ", ".join(j.name for j in definitions.jobs) or "none"
         raise LoadError(f"job {job_name!r} not found in module {module_name!r} (available: {available})")
     return found
-
-
-def _first_paragraph(doc: str | None) -> str:
-    lines: list[str] = []
-    for line in (doc or "").strip().splitlines():
-        if not line.strip():
-            break
-        lines.append(line.strip())
-    return " ".join(lines)
-
-
-def _takes_context(fn: Callable[..., Any], name: str) -> bool:
-    """Whether `fn` takes the context; TypeError if it needs more than that one argument."""
-    code = getattr(fn, "__code__", None)
-    if code is not None and not hasattr(fn, "__self__"):
-        positional = code.co_argcount
-        required = positional - len(getattr(fn, "__defaults__", None) or ())
-        required_kwonly = code.co_kwonlyargcount - len(getattr(fn, "__kwdefaults__", None) or {})
-        variadic = bool(code.co_flags & 0x04)  # CO_VARARGS
-    else:
-        import inspect  # only for callable objects and partials: inspect is slow to import
-
-        params = list(inspect.signature(fn).parameters.values())
-        positional_kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        positional = sum(p.kind in positional_kinds for p in params)
-        required = sum(p.kind in positional_kinds and p.default is p.empty for p in params)
-        required_kwonly = sum(p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is p.empty for p in params)
-        variadic = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
-    if required > 1 or required_kwonly:
-        raise TypeError(f"job {name!r} must take no argument or one `context` argument")
-    return positional >= 1 or variadic

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
+from contracts.run_protocol import EventType
+
 Item = tuple[Any, ...]  # (seq, time, ...) — seq first, so delivered items are found by number
 Warn = Callable[[str], None]
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
@@ -275,8 +277,8 @@ class RunEventSender:
 
     def _report_drops(self) -> None:
         for kind, buffer, event_type in (
-            ("lines", self._logs, "LOGS_DROPPED"),
-            ("events", self._events, "EVENTS_DROPPED"),
+            ("lines", self._logs, EventType.LOGS_DROPPED),
+            ("events", self._events, EventType.EVENTS_DROPPED),
         ):
             dropped = buffer.dropped - self._reported_drops[kind]
             if dropped > 0:

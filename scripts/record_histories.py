@@ -33,13 +33,21 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes  # noqa
 from contracts import search_attributes as attributes  # noqa: E402
 from contracts.agent import LocationState, RedeployRequest, RedeployResult  # noqa: E402
 from contracts.locations import LocationSpec  # noqa: E402
-from contracts.temporal import data_converter  # noqa: E402
 from longshoreman.dev.temporal_server import TemporalDevServer  # noqa: E402
+from runtime.converter import data_converter  # noqa: E402
 from tests.support.agent import AgentProcess, wait_for  # noqa: E402
+from tests.support.alert_receivers import WebhookReceiver  # noqa: E402
+from tests.support.automations import AutomatedLocation  # noqa: E402
 from tests.support.control_plane import ControlPlane  # noqa: E402
 from tests.support.histories import SCENARIOS, SECRET_MARKER, history_file, recording_keyring  # noqa: E402
 from tests.support.stack import Stack  # noqa: E402
 
+# Alert retries 1 s apart and the agent looked at every second, so the alert scenarios take seconds.
+QUICK_ALERTS = {
+    "LONGSHOREMAN_ALERT_RETRY_MAX_INTERVAL_S": "1",
+    "LONGSHOREMAN_ALERT_SWEEP_INTERVAL_S": "1",
+    "LONGSHOREMAN_ALERT_AGENT_CHECK_INTERVAL_S": "1",
+}
 Recorded = dict[str, tuple[str, str | None]]  # scenario -> (workflow id, Temporal run id or None for the latest)
 
 
@@ -104,6 +112,94 @@ def record_runs(stack: Stack, code_dir: Path, recorded: Recorded) -> None:
 
     remove(stack, hello["name"])
     recorded["location_serving_runs_across_agent_restart"] = (f"location:{hello['name']}", None)
+
+
+AUTOMATED = """
+from longshoreman import Definitions, RunRequest, SensorResult, SkipReason, job, schedule, sensor
+
+@job
+def count(context):
+    print("n =", context.config.get("n"))
+
+@schedule(job=count, every_s=1)
+def every_second(context):
+    return {"n": context.scheduled_time.second}
+
+@schedule(job=count, every_s=2, overlap="skip", config={"n": -1})
+def one_at_a_time(context):
+    return None
+
+@sensor(job=count, minimum_interval_s=1)
+def counter(context):
+    done = int(context.cursor or 0)
+    if done >= 2:
+        return SkipReason("counted to 2")
+    return SensorResult([RunRequest(config={"n": done + 1}, run_key=str(done + 1))], cursor=str(done + 1))
+
+defs = Definitions(jobs=[count], schedules=[every_second, one_at_a_time], sensors=[counter])
+"""
+
+
+def record_automations(stack: Stack, code_dir: Path, recorded: Recorded) -> None:
+    """A schedule tick (and one that waits for its run: overlap `skip`), a sensor's ticks, a backfill."""
+    location = AutomatedLocation.add(stack, code_dir, AUTOMATED)
+    for name in ("every_second", "one_at_a_time"):
+        tick = location.wait_ticks(name, 1, outcome="SUCCESS")[0]
+        location.set_status(name, "STOPPED")
+        assert stack.wait_run(tick["run_ids"][0])["status"] == "SUCCESS"
+        scenario = "schedule_tick" if name == "every_second" else "schedule_tick_waiting_for_its_run"
+        recorded[scenario] = (tick["tick_id"], None)
+    location.wait_ticks("counter", 3)
+    location.set_status("counter", "STOPPED")
+    recorded["sensor_ticks_then_stopped"] = (f"sensor:{location.name}:counter", None)
+    answer = stack.client.post(
+        f"{location.path('every_second')}/backfills",
+        json={"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:00:02Z", "rate_per_s": 10},
+    )
+    answer.raise_for_status()
+    backfill_id = answer.json()["id"]
+    wait_for(
+        lambda: any(
+            b["id"] == backfill_id and b["status"] == "COMPLETED"
+            for b in stack.client.get(f"{location.path('every_second')}/backfills").json()["backfills"]
+        ),
+        30,
+        "the backfill",
+    )
+    recorded["backfill"] = (f"backfill:{backfill_id}", None)
+    remove(stack, location.name)
+
+
+def record_alerts(stack: Stack, recorded: Recorded) -> None:
+    """A run-failure alert to a webhook that is down for the first attempt and up for the second; the agent's watch."""
+    location = stack.add_location(stack.spec("alerting"))
+    receiver = WebhookReceiver()
+    policy = {
+        "name": "rec-failures",
+        "events": ["run_failure"],
+        "filters": {"locations": [location["name"]]},
+        "channels": [receiver.channel()],
+    }
+    stack.client.post("/api/alerts/policies", json=policy).raise_for_status()
+
+    def records(outcome: str) -> list[Any]:
+        answer = stack.client.get("/api/alerts/history", params={"subject": run_id, "limit": 100})
+        answer.raise_for_status()
+        return [r for r in answer.json()["deliveries"] if r["outcome"] == outcome]
+
+    run_id = stack.launch("fail", location="alerting")
+    assert stack.wait_run(run_id)["status"] == "FAILURE"
+    wait_for(lambda: records("failed"), 30, "a failed delivery attempt (the receiver is down)")
+    receiver.up()
+    try:
+        wait_for(lambda: records("delivered"), 30, "the delivery once the receiver is up")
+    finally:
+        receiver.down()
+    stack.client.delete("/api/alerts/policies/rec-failures").raise_for_status()
+    recorded["alert_delivered_after_a_failed_attempt"] = (f"alert:rec-failures:run-failure:{run_id}", None)
+    agents = stack.client.get("/api/agents").json()["agents"]
+    recorded["agent_watch"] = (f"agent-watch:{agents[0]['name']}", None)
+    remove(stack, location["name"])
 
 
 def remove(stack: Stack, name: str) -> None:
@@ -218,7 +314,9 @@ def main(argv: list[str]) -> int:
         temporal = TemporalDevServer(
             db_file=root / "temporal.db", headless=True, search_attributes=attributes.dev_server_flags()
         ).start()
-        plane = ControlPlane.start(temporal.address, root / "controlplane", encryption_keys=keys.format())
+        plane = ControlPlane.start(
+            temporal.address, root / "controlplane", extra_env=QUICK_ALERTS, encryption_keys=keys.format()
+        )
         agent_token = plane.create_agent_token("recorder")
         agent = AgentProcess(
             temporal_address=temporal.address,
@@ -236,6 +334,8 @@ def main(argv: list[str]) -> int:
                 steps: list[Callable[[], None]] = [
                     lambda: record_runs(stack, slow_start_module(root / "code"), recorded),
                     lambda: record_locations(stack, recorded),
+                    lambda: record_automations(stack, root / "automated", recorded),
+                    lambda: record_alerts(stack, recorded),
                 ]
                 for step in steps:
                     step()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from contracts.temporal import data_converter
 from longshoreman.dev.temporal_server import TemporalDevServer
+from runtime.converter import data_converter
 from tests.support.agent import AgentProcess
 from tests.support.control_plane import ControlPlane
 from tests.support.encryption import session_keyring
@@ -76,6 +76,8 @@ def agent(
         task_queue=f"queue-{unique}",
         state_dir=tmp_path / "agent-state",
         log_file=tmp_path / "agent.log",
+        # Orphans (a workflow terminated from outside) are stopped within a few seconds.
+        extra_env={"LONGSHOREMAN_ORPHAN_SWEEP_INTERVAL_S": "1", "LONGSHOREMAN_ORPHAN_GRACE_S": "2"},
     ).start()
     yield process
     process.stop()
@@ -99,21 +101,92 @@ def kube() -> Iterator[object]:
     yield from kube_server()
 
 
+def require(problem: str | None, what: str, how: str) -> None:
+    """A service the tests need is missing (`problem`): with CI=true that fails them, elsewhere they skip, saying
+    `how` to get it."""
+    import os
+
+    if problem is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{problem}; CI=true needs {what} to run: {how}", pytrace=False)
+    pytest.skip(f"{problem}: {how}")
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[object]:
+    """moto in server mode (real AWS wire protocols over HTTP) on a free loopback port (tests/support/aws.py)."""
+    from tests.support.aws import moto_server
+
+    yield from moto_server()
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[object]:
+    """Azurite (Azure Blob Storage emulator) on a free loopback port; CI=true: missing is a failure, else a skip."""
+    from tests.support.azure import AZURITE, HOW_TO_GET, azurite_server
+
+    if not AZURITE.exists():
+        require("Azurite is not installed", "the Azure Blob tests", HOW_TO_GET)
+    yield from azurite_server()
+
+
+# ---- ecs launcher: moto in server mode (tests/support/aws.py) --------------------------------------------
+
+
+@pytest.fixture
+def ecs(moto: object) -> Iterator[object]:
+    """A fresh moto account with a cluster and an awsvpc network; the test plays ECS's scheduler and agent."""
+    from tests.support.aws import EcsHand, MotoServer
+
+    assert isinstance(moto, MotoServer)
+    moto.reset()
+    yield EcsHand(moto)
+    moto.reset()
+
+
+@pytest.fixture
+async def make_ecs_launcher(moto: object, ecs: object) -> AsyncIterator[object]:
+    """Build ecs launchers on the emulator (each one is a fresh agent); all are closed afterwards."""
+    from activities.launchers.ecs.launcher import EcsLauncher
+    from activities.launchers.ecs.settings import EcsLauncherSettings
+    from tests.support.aws import REGION, EcsHand, MotoServer
+
+    assert isinstance(moto, MotoServer) and isinstance(ecs, EcsHand)
+    made: list[EcsLauncher] = []
+
+    def make(**overrides: object) -> EcsLauncher:
+        values: dict[str, object] = {
+            "region": REGION,
+            "endpoint_url": moto.url,
+            "cluster": ecs.cluster,
+            "agent_name": "agent-a",
+            "control_plane_url": "http://control-plane.longshoreman:8000",
+            "subnets": [ecs.network.subnet],
+            "security_groups": [ecs.network.security_group],
+            "execution_role_arn": "arn:aws:iam::123456789012:role/ecs-execution",
+            "poll_interval_s": 0.1,
+            "missing_grace_s": 0.5,
+            "stop_timeout_s": 2,
+        }
+        launcher = EcsLauncher(EcsLauncherSettings.model_validate(values | overrides))
+        made.append(launcher)
+        return launcher
+
+    yield make
+    for launcher in made:
+        await launcher.aclose()
+
+
 # ---- docker launcher: a real engine (scripts/docker/, `make docker-up`) ------------------------------------
 
 
 @pytest.fixture(scope="session")
 def docker_engine() -> Iterator[object]:
     """The local Docker engine with the test images; CI=true: a missing engine fails, elsewhere tests skip."""
-    import os
-
     from tests.support.docker_stack import HOW_TO_START, engine, engine_problem
 
-    problem = engine_problem()
-    if problem is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{problem}; CI=true needs the docker tests to run: {HOW_TO_START}", pytrace=False)
-        pytest.skip(f"{problem}: {HOW_TO_START}")
+    require(engine_problem(), "the docker tests", HOW_TO_START)
     client = engine()
     yield client
     client.close()
@@ -187,3 +260,17 @@ def docker_stack(
         )
         yield stack
         stack.remove_all()
+
+
+# ---- PostgreSQL: a throw-away cluster (tests/support/postgres.py, scripts/postgres/ensure-installed.sh) ---------
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[object]:
+    """A throw-away PostgreSQL cluster for the session; CI=true: a missing server fails, elsewhere tests skip."""
+    from tests.support.postgres import HOW_TO_INSTALL, PostgresCluster, server_problem
+
+    require(server_problem(), "the PostgreSQL tests", HOW_TO_INSTALL)
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()

@@ -8,6 +8,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ContinueAsNewVersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from contracts.agent import (
@@ -22,10 +23,17 @@ with workflow.unsafe.imports_passed_through():
         StopResult,
         StopServerInput,
     )
-    from contracts.handles import ServerHandle
-    from contracts.locations import Definitions, LocationReport, LocationSpec
+    from contracts.handles import CodeServerHandle
+    from contracts.locations import Definitions, LocationReport, LocationSpec, agent_queue_change
     from contracts.statuses import LocationStatus
-    from contracts.temporal import LOCATION_WORKFLOW, REDEPLOY_UPDATE, STATUS_QUERY, STOP_SIGNAL, Activities
+    from contracts.temporal import (
+        LOCATION_WORKFLOW,
+        REDEPLOY_UPDATE,
+        STATUS_QUERY,
+        STOP_SIGNAL,
+        UPGRADE_SIGNAL,
+        Activities,
+    )
     from workflows import options, search
     from workflows.errors import cause_of, error_type_of
 
@@ -59,6 +67,11 @@ class CodeLocationWorkflow:
         """Stop the code server and finish."""
         self.state.stop_requested = True
 
+    @workflow.signal(name=UPGRADE_SIGNAL)
+    def check_version(self) -> None:
+        """A newer agent version became current (agent/versioning.py): this workflow task is the occasion to see
+        it, and the run loop then moves over by continue-as-new once nothing is in flight."""
+
     @workflow.update(name=REDEPLOY_UPDATE)
     async def redeploy(self, request: RedeployRequest) -> RedeployResult:
         """Blue/green: start the new generation, wait healthy, report it, switch, then stop the old one."""
@@ -86,6 +99,9 @@ class CodeLocationWorkflow:
     def _validate_redeploy(self, request: RedeployRequest) -> None:
         if request.spec.name != self.state.spec.name:
             raise ValueError(f"spec name '{request.spec.name}' does not match location '{self.state.spec.name}'")
+        if request.spec.agent_queue != self.state.spec.agent_queue:
+            # This workflow and its server live on the old queue's agent: it cannot move itself there.
+            raise ValueError(agent_queue_change(self.state.spec.agent_queue, request.spec.agent_queue))
         if self.state.stop_requested:
             raise ValueError(f"location '{self.state.spec.name}' is stopping")
 
@@ -96,6 +112,12 @@ class CodeLocationWorkflow:
             if self._should_continue_as_new():
                 await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._lock.locked())
                 await self._flush_reports()
+                if self._newer_version():
+                    # Pinned to its version, the workflow moves to the current one at continue-as-new: its code
+                    # server (in the state) keeps running, and no patch is needed for this move.
+                    workflow.continue_as_new(
+                        self.state, initial_versioning_behavior=ContinueAsNewVersioningBehavior.AUTO_UPGRADE
+                    )
                 workflow.continue_as_new(self.state)
             if self.state.server is None and self.state.halted:
                 await workflow.wait_condition(lambda: self.state.stop_requested or self.state.server is not None)
@@ -170,20 +192,21 @@ class CodeLocationWorkflow:
             state.server = None
         await self._wait_or_wake(delay)
 
-    async def _start_instance(self, spec: LocationSpec, generation: int) -> tuple[ServerHandle, Definitions]:
+    async def _start_instance(self, spec: LocationSpec, generation: int) -> tuple[CodeServerHandle, Definitions]:
         """Launch a new instance, wait until healthy, fetch its definitions; stop it again if any step fails."""
         self.state.instance += 1
         launch = LaunchServerInput(spec=spec, generation=generation, instance=self.state.instance)
-        handle: ServerHandle | None = None
+        handle: CodeServerHandle | None = None
         try:
             handle = await workflow.execute_activity(
-                Activities.LAUNCH_CODE_SERVER, launch, result_type=ServerHandle, **options.launch()
+                Activities.LAUNCH_CODE_SERVER, launch, result_type=CodeServerHandle, **options.launch()
             )
             probe = ProbeInput(
                 handle=handle,
                 health_path=spec.health_path,
                 timeout_s=spec.startup_timeout_s,
-                settings=self.state.spec.supervision,
+                # The new generation's own settings: a redeploy may change how its server is probed.
+                settings=spec.supervision,
             )
             await workflow.execute_activity(
                 Activities.AWAIT_HEALTHY,
@@ -200,7 +223,7 @@ class CodeLocationWorkflow:
             raise StartFailed(cause_of(err), final=error_type_of(err) in options.HALTING_ERRORS) from None
         return handle, definitions
 
-    async def _stop_server(self, handle: ServerHandle) -> None:
+    async def _stop_server(self, handle: CodeServerHandle) -> None:
         stop = StopServerInput(handle=handle, grace_s=self.state.spec.supervision.stop_grace_s)
         try:
             await workflow.execute_activity(
@@ -240,9 +263,16 @@ class CodeLocationWorkflow:
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or (
-            info.get_current_history_length() > self.state.spec.supervision.max_history_events
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > self.state.spec.supervision.max_history_events
+            or self._newer_version()
         )
+
+    @staticmethod
+    def _newer_version() -> bool:
+        """A versioned agent (agent/versioning.py) of a newer version is current; never true without versioning."""
+        return workflow.info().is_target_worker_deployment_version_changed()
 
     def _report(
         self, status: LocationStatus, message: str, definitions: Definitions | None = None

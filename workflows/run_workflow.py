@@ -23,9 +23,9 @@ with workflow.unsafe.imports_passed_through():
         WatchRunInput,
         WorkerLaunch,
     )
-    from contracts.handles import WorkerHandle
+    from contracts.handles import RunWorkerHandle
+    from contracts.run_protocol import RunStatus
     from contracts.runs import RunReport
-    from contracts.statuses import RunStatus
     from contracts.temporal import RUN_WORKFLOW, Activities
     from workflows import options, search
     from workflows.errors import cause_of
@@ -51,7 +51,7 @@ class RunWorkflow:
         self._status = RunStatus.QUEUED
         self._reports: list[asyncio.Task[None]] = []
         self._watch: asyncio.Task[Any] | None = None
-        self._handle: WorkerHandle | None = None
+        self._handle: RunWorkerHandle | None = None
         self._attempt_over = False  # between attempts: the last one is judged, a cancel just cancels
 
     @workflow.query(name="status")
@@ -116,7 +116,7 @@ class RunWorkflow:
                 handle, early = launched.handle, launched.started
             else:
                 handle = await workflow.execute_activity(
-                    Activities.LAUNCH_RUN_WORKER, launch, result_type=WorkerHandle, **options.launch()
+                    Activities.LAUNCH_RUN_WORKER, launch, result_type=RunWorkerHandle, **options.launch()
                 )
             self._handle = handle
         except ActivityError as err:
@@ -238,14 +238,8 @@ class RunWorkflow:
         except (ActivityError, asyncio.CancelledError):
             return None
         outcome = result.outcome if isinstance(result, RunStarted) else result
-        # Exit codes of 128 and above are the executor's answer to our SIGTERM (or a signal): a real cancel.
-        if (
-            isinstance(outcome, RunOutcome)
-            and outcome.kind is OutcomeKind.EXITED
-            and outcome.signal is None
-            and outcome.exit_code is not None
-            and outcome.exit_code < 128
-        ):
+        # Stopped by a signal (128 + N is the executor's answer to our SIGTERM): a real cancel.
+        if isinstance(outcome, RunOutcome) and outcome.ended_by_itself:
             return outcome
         return None
 
@@ -302,7 +296,7 @@ def _launch_watch_s(start_timeout_s: float) -> float:
 
 def _exited_before(stopped: StopResult | None) -> RunOutcome | None:
     """The outcome of a worker the stop found already exited by itself (known when no watch was running)."""
-    if stopped is None or stopped.signal is not None or stopped.exit_code is None or stopped.exit_code >= 128:
+    if stopped is None or not stopped.ended_by_itself:
         return None
     if stopped.exit_code == 0:
         return RunOutcome(kind=OutcomeKind.EXITED, exit_code=0)

@@ -11,7 +11,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from contracts import search_attributes as attributes
-    from contracts.statuses import LocationStatus, RunStatus
+    from contracts.run_protocol import RunStatus
+    from contracts.statuses import LocationStatus
 
 
 def _enabled() -> bool:

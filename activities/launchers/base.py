@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal as signals
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -11,8 +10,9 @@ from typing import Protocol, runtime_checkable
 from pydantic import BaseModel
 from temporalio.exceptions import ApplicationError
 
+from contracts import run_protocol
 from contracts.agent import LaunchRunInput, StopResult
-from contracts.handles import ServerHandle, WorkerHandle
+from contracts.handles import CodeServerHandle, RunWorkerHandle
 from contracts.locations import LauncherKind, LocationSpec
 
 
@@ -60,23 +60,23 @@ class Launcher(Protocol):
 
     kind: LauncherKind
 
-    async def launch_server(self, spec: LocationSpec, generation: int, instance: int) -> ServerHandle:
+    async def launch_server(self, spec: LocationSpec, generation: int, instance: int) -> CodeServerHandle:
         """Start the named code-server instance, or adopt it if it already exists."""
         ...
 
-    async def server_state(self, handle: ServerHandle) -> ProcessView:
+    async def server_state(self, handle: CodeServerHandle) -> ProcessView:
         """Observe a code server."""
         ...
 
-    async def stop_server(self, handle: ServerHandle, grace_s: float) -> StopResult:
+    async def stop_server(self, handle: CodeServerHandle, grace_s: float) -> StopResult:
         """Stop a code server (graceful, then forced) and remove it; idempotent."""
         ...
 
-    async def launch_worker(self, request: LaunchRunInput, token: TokenSource) -> WorkerHandle:
+    async def launch_worker(self, request: LaunchRunInput, token: TokenSource) -> RunWorkerHandle:
         """Start the worker of one run attempt, or adopt it; `token` is awaited only for a real launch."""
         ...
 
-    async def worker_state(self, handle: WorkerHandle) -> ProcessView:
+    async def worker_state(self, handle: RunWorkerHandle) -> ProcessView:
         """Observe a run worker."""
         ...
 
@@ -93,7 +93,7 @@ class Launcher(Protocol):
 class WaitsForWorkers(Protocol):
     """A launcher that can wait for a worker's phase to change without being polled (event-driven)."""
 
-    async def wait_worker(self, handle: WorkerHandle, phases: frozenset[Phase], timeout_s: float) -> ProcessView:
+    async def wait_worker(self, handle: RunWorkerHandle, phases: frozenset[Phase], timeout_s: float) -> ProcessView:
         """The worker's view once its phase is one of `phases`, or its current view after `timeout_s`."""
         ...
 
@@ -102,13 +102,13 @@ class WaitsForWorkers(Protocol):
 class WaitsForServers(Protocol):
     """A launcher that can wait for a code server to end without being polled (event-driven)."""
 
-    async def wait_server_end(self, handle: ServerHandle, timeout_s: float) -> ProcessView:
+    async def wait_server_end(self, handle: CodeServerHandle, timeout_s: float) -> ProcessView:
         """The server's view once it has ended, or its current view after `timeout_s`."""
         ...
 
 
 async def wait_server_end(
-    launcher: Launcher, handle: ServerHandle, timeout_s: float, poll_s: float = 0.25
+    launcher: Launcher, handle: CodeServerHandle, timeout_s: float, poll_s: float = 0.25
 ) -> ProcessView:
     """Wait up to `timeout_s` for a code server to end: event-driven if the launcher can, else polling."""
     if isinstance(launcher, WaitsForServers):
@@ -123,7 +123,7 @@ async def wait_server_end(
 
 
 async def wait_worker(
-    launcher: Launcher, handle: WorkerHandle, phases: frozenset[Phase], timeout_s: float, poll_s: float = 0.1
+    launcher: Launcher, handle: RunWorkerHandle, phases: frozenset[Phase], timeout_s: float, poll_s: float = 0.1
 ) -> ProcessView:
     """Wait up to `timeout_s` for a worker to reach one of `phases`: event-driven if the launcher can, else polling."""
     if isinstance(launcher, WaitsForWorkers):
@@ -136,26 +136,33 @@ async def wait_worker(
         await asyncio.sleep(poll_s)
 
 
-def server_name(location: str, generation: int, instance: int) -> str:
-    """Unique name of one code-server instance; the launchers' idempotency key."""
-    return f"{location}-g{generation}-i{instance}"
-
-
-def worker_name(run_id: str, attempt: int) -> str:
-    """Unique name of one run attempt's worker; the launchers' idempotency key."""
-    return f"run-{run_id}-a{attempt}"
+def run_worker_env(
+    request: LaunchRunInput,
+    control_plane_url: str,
+    *,
+    token: str | None = None,
+    started_file: str | None = None,
+    termination_file: str | None = None,
+) -> run_protocol.RunWorkerEnv:
+    """The run worker's environment for one attempt (every launcher's; `token` None: passed by reference)."""
+    logs = request.compute_logs
+    return run_protocol.RunWorkerEnv(
+        run_id=request.run_id,
+        attempt=request.attempt,
+        module=request.location.module,
+        job=request.job,
+        config=request.config,
+        tags=request.tags,
+        control_plane_url=control_plane_url,
+        token=token,
+        started_file=started_file,
+        termination_file=termination_file,
+        log_store=logs.url if logs is not None else None,
+        forward_logs=logs.forwarded if logs is not None else True,
+        framework=request.location.framework,
+    )
 
 
 def describe_exit(view: ProcessView) -> str:
     """How a process ended, in words: 'exited with code 2', 'was killed by signal SIGKILL', ..."""
-    if view.oom_killed:
-        return "was killed: out of memory (OOMKilled)"
-    if view.signal is not None:
-        try:
-            name = signals.Signals(view.signal).name
-        except ValueError:
-            name = str(view.signal)
-        return f"was killed by signal {name}"
-    if view.exit_code is not None:
-        return f"exited with code {view.exit_code}"
-    return f"vanished ({view.message or 'no exit status'})"
+    return run_protocol.describe_exit(view.exit_code, view.signal, view.oom_killed, view.message)

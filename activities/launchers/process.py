@@ -23,7 +23,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from activities.launchers.base import LaunchError, Phase, ProcessView, TokenSource, server_name, worker_name
+from activities.launchers.base import LaunchError, Phase, ProcessView, TokenSource, run_worker_env
+from activities.launchers.orphans import Managed
 from activities.launchers.process_exits import ExitWatcher, readable_or_closed
 from activities.launchers.process_files import (
     exited_view,
@@ -35,8 +36,17 @@ from activities.launchers.process_files import (
 from activities.launchers.process_standby import StandbyWorkers
 from activities.launchers.process_stop import PID_WAIT_S, stop_process, wait_for_records
 from contracts.agent import LaunchRunInput, StopResult
-from contracts.handles import ServerHandle, WorkerHandle
+from contracts.code_server_protocol import PORT_VAR, code_server_command
+from contracts.handles import (
+    CodeServerHandle,
+    RunWorkerHandle,
+    code_server_name,
+    parse_code_server_name,
+    parse_run_worker_name,
+    run_worker_name,
+)
 from contracts.locations import LauncherKind, LocationSpec
+from contracts.run_protocol import run_worker_command, standby_preload
 
 log = logging.getLogger(__name__)
 SHIM = Path(__file__).with_name("process_shim.py")
@@ -81,42 +91,40 @@ class ProcessLauncher:
 
     # ---- code servers ---------------------------------------------------------------------
 
-    async def launch_server(self, spec: LocationSpec, generation: int, instance: int) -> ServerHandle:
+    async def launch_server(self, spec: LocationSpec, generation: int, instance: int) -> CodeServerHandle:
         """Start the code-server instance, or adopt the one a previous attempt started."""
-        name = server_name(spec.name, generation, instance)
+        name = code_server_name(spec.name, generation, instance)
         directory = self._dir("servers", name)
 
         async def prepare() -> tuple[list[str], dict[str, str], dict[str, Any]]:
             port = _free_port(self.settings.host)
-            values = {"port": str(port), "host": self.settings.host, "module": spec.module}
-            default = [self.settings.python, "-m", "longshoreman", "code-server", "--module", "{module}"]
-            default += ["--port", "{port}", "--host", "{host}"]
-            command = [part.format(**values) for part in (spec.command or default)]
-            env = self._base_env(spec.env) | {"LONGSHOREMAN_PORT": str(port)}
+            command = code_server_command(
+                self.settings.python, spec.module, port, self.settings.host, spec.command, spec.framework
+            )
+            env = self._base_env(spec.process_env()) | {PORT_VAR: str(port)}
             return command, env, {"port": port}
 
         # A dead instance is no use to anyone: relaunch it (a run worker, in contrast, must never run twice).
         async with self._spawning:
             meta = await self._ensure_started(directory, prepare, spec.working_dir, relaunch_ended=True)
-        return ServerHandle(
-            name=name,
-            location=spec.name,
-            generation=generation,
-            instance=instance,
-            launcher=self.kind,
+        return CodeServerHandle.of(
+            self.kind,
+            spec.name,
+            generation,
+            instance,
             url=f"http://{self.settings.host}:{meta['port']}",
             ref={"directory": str(directory), "port": int(meta["port"])},
             launched_at=datetime.fromisoformat(str(meta["launched_at"])),
         )
 
-    async def server_state(self, handle: ServerHandle) -> ProcessView:
+    async def server_state(self, handle: CodeServerHandle) -> ProcessView:
         """Observe a code server's process."""
         view = self._observe(self._dir("servers", handle.name), handle.launched_at)
         if view.phase is Phase.PENDING:
             return view.model_copy(update={"phase": Phase.RUNNING}) if self._pid_alive(handle.name) else view
         return view
 
-    async def wait_server_end(self, handle: ServerHandle, timeout_s: float) -> ProcessView:
+    async def wait_server_end(self, handle: CodeServerHandle, timeout_s: float) -> ProcessView:
         """Wait for the server to end without polling: the shim's pidfd wakes us."""
         directory = self._dir("servers", handle.name)
         info = read_json(directory / "pid.json")
@@ -129,48 +137,42 @@ class ProcessLauncher:
         await asyncio.sleep(min(ORPHAN_POLL_S, timeout_s))
         return await self.server_state(handle)
 
-    async def stop_server(self, handle: ServerHandle, grace_s: float) -> StopResult:
+    async def stop_server(self, handle: CodeServerHandle, grace_s: float) -> StopResult:
         """Stop a code server: SIGTERM to its process group, then SIGKILL after the grace period."""
         return await stop_process(self._dir("servers", handle.name), grace_s)
 
     # ---- run workers ----------------------------------------------------------------------
 
-    async def launch_worker(self, request: LaunchRunInput, token: TokenSource) -> WorkerHandle:
+    async def launch_worker(self, request: LaunchRunInput, token: TokenSource) -> RunWorkerHandle:
         """Start the worker of one run attempt, or adopt the one a previous attempt started."""
-        name = worker_name(request.run_id, request.attempt)
+        name = run_worker_name(request.run_id, request.attempt)
         directory = self._dir("runs", name)
         spec = request.location
 
         async def prepare() -> tuple[list[str], dict[str, str], dict[str, Any]]:
-            import json
+            run_env = run_worker_env(
+                request,
+                self.settings.control_plane_url,
+                token=await token(),
+                started_file=str(directory / "started"),
+                termination_file=str(directory / "termination"),
+            )
+            return self._worker_command(), self._base_env(spec.process_env()) | run_env.to_env(), {}
 
-            env = self._base_env(spec.env) | {
-                "LONGSHOREMAN_RUN_ID": request.run_id,
-                "LONGSHOREMAN_RUN_ATTEMPT": str(request.attempt),
-                "LONGSHOREMAN_RUN_MODULE": spec.module,
-                "LONGSHOREMAN_RUN_JOB": request.job,
-                "LONGSHOREMAN_RUN_CONFIG": json.dumps(request.config),
-                "LONGSHOREMAN_RUN_TAGS": json.dumps(request.tags),
-                "LONGSHOREMAN_CONTROL_PLANE_URL": self.settings.control_plane_url,
-                "LONGSHOREMAN_RUN_TOKEN": await token(),
-                "LONGSHOREMAN_STARTED_FILE": str(directory / "started"),
-                "LONGSHOREMAN_TERMINATION_FILE": str(directory / "termination"),
-            }
-            return self._worker_command(), env, {}
-
-        standby_env = self._base_env(spec.env) if self.settings.standby_workers else None
+        standby_env = None
+        if self.settings.standby_workers:
+            standby_env = self._base_env(spec.process_env()) | standby_preload(spec.framework)
         async with self._spawning:
             meta = await self._ensure_started(directory, prepare, spec.working_dir, standby_env=standby_env)
-        return WorkerHandle(
-            name=name,
-            run_id=request.run_id,
-            attempt=request.attempt,
-            launcher=self.kind,
+        return RunWorkerHandle.of(
+            self.kind,
+            request.run_id,
+            request.attempt,
             ref={"directory": str(directory), **self._pid_ref(directory)},
             launched_at=datetime.fromisoformat(str(meta["launched_at"])),
         )
 
-    async def worker_state(self, handle: WorkerHandle) -> ProcessView:
+    async def worker_state(self, handle: RunWorkerHandle) -> ProcessView:
         """Observe a run worker: PENDING until the executor marks the job started, then RUNNING."""
         directory = self._dir("runs", handle.name)
         view = self._observe(directory, handle.launched_at)
@@ -180,7 +182,7 @@ class ProcessLauncher:
             return view.model_copy(update={"phase": Phase.RUNNING, "started": True})
         return view.model_copy(update={"started": True})
 
-    async def wait_worker(self, handle: WorkerHandle, phases: frozenset[Phase], timeout_s: float) -> ProcessView:
+    async def wait_worker(self, handle: RunWorkerHandle, phases: frozenset[Phase], timeout_s: float) -> ProcessView:
         """Wait for the worker's phase without polling its exit: the shim's pidfd wakes us when it ends."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
@@ -209,7 +211,7 @@ class ProcessLauncher:
 
     async def stop_worker(self, run_id: str, attempt: int, grace_s: float) -> StopResult:
         """Stop one attempt's worker; a later launch of that attempt is refused."""
-        directory = self._dir("runs", worker_name(run_id, attempt))
+        directory = self._dir("runs", run_worker_name(run_id, attempt))
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "stop_requested").touch()
         return await stop_process(directory, grace_s)
@@ -218,6 +220,35 @@ class ProcessLauncher:
         """The last output of a server or worker."""
         kind = "runs" if name.startswith("run-") else "servers"
         return tail(self._dir(kind, name) / "output.log", max_bytes)
+
+    # ---- orphans (activities/launchers/orphans.py) -----------------------------------------
+
+    async def managed(self) -> list[Managed]:
+        """Every code server and run worker in the state dir whose process is still alive."""
+        found: list[Managed] = []
+        for directory, created in self._live("servers"):
+            if server := parse_code_server_name(directory.name):
+                found.append(Managed("server", directory.name, created, location=server[0], instance=server[2]))
+        for directory, created in self._live("runs"):
+            if worker := parse_run_worker_name(directory.name):
+                found.append(Managed("worker", directory.name, created, run_id=worker[0], attempt=worker[1]))
+        return found
+
+    def _live(self, kind: str) -> list[tuple[Path, datetime]]:
+        root = self.settings.state_dir / kind
+        live = []
+        for directory in root.iterdir() if root.is_dir() else ():
+            meta = read_json(directory / "launch.json")
+            if meta is not None and not (directory / "exit.json").exists() and self._alive(directory):
+                live.append((directory, datetime.fromisoformat(str(meta["launched_at"]))))
+        return live
+
+    async def stop_orphan(self, item: Managed, grace_s: float) -> None:
+        """Stop an orphaned server or worker (a worker's attempt is also marked: never relaunched)."""
+        if item.kind == "worker":
+            await self.stop_worker(item.run_id, item.attempt, grace_s)
+        else:
+            await stop_process(self._dir("servers", item.name), grace_s)
 
     def pid_of(self, name: str) -> int | None:
         """Pid of a server's or worker's main process, if known (for tests and diagnostics)."""
@@ -261,7 +292,9 @@ class ProcessLauncher:
             if not Path(cwd).is_dir():
                 raise LaunchError(f"working directory {cwd} does not exist")
             meta = {"launched_at": datetime.now(UTC).isoformat(), "command": command, "cwd": cwd, **extra}
-            write_json(directory / "launch.json", meta)
+            # Its fsync takes milliseconds on a busy disk: in a thread, not stalling every other run's activities,
+            # heartbeats and workflow tasks on the event loop meanwhile.
+            await asyncio.to_thread(write_json, directory / "launch.json", meta)
             # A stop marks the directory, then looks for launch.json; a launch writes launch.json, then looks for
             # the mark. One of them sees the other: a stop never misses a launch it would have to stop, and a
             # stopped attempt never starts (a standby worker can finish a short job before anyone could stop it).
@@ -322,7 +355,7 @@ class ProcessLauncher:
         return [self.settings.python, "-I", "-S", str(SHIM)]
 
     def _worker_command(self) -> list[str]:
-        return [self.settings.python, "-m", "longshoreman", "execute-run"]
+        return run_worker_command(self.settings.python)
 
     def _pid_ref(self, directory: Path) -> dict[str, int]:
         info = read_json(directory / "pid.json") or {}

@@ -1,9 +1,11 @@
 """Run workers started ahead of their runs: Python up and the executor loaded, waiting for a run on a pipe.
 
 A cold run worker costs two Python start-ups before the job runs (the shim, then the executor: ~30 ms on a
-small machine, more than a short job itself). The process launcher keeps one standby per kind of worker (same
-working directory and base environment, so the same interpreter settings): a launch hands its run to the
-standby through the shim's stdin (process_shim.py, standby mode) and starts the next standby.
+small machine, more than a short job itself). The process launcher keeps standbys per kind of worker (same
+working directory and base environment, so the same interpreter settings): a launch hands its run to a
+standby through the shim's stdin (process_shim.py, standby mode) and starts the next standby. One standby per
+kind to begin with; each launch that finds none waiting (runs launched together: a burst, a run queue letting
+several runs out at once) keeps one more waiting next time, up to MAX_PER_KIND.
 
 A standby belongs to the agent that started it: when that agent stops or dies, the shim's stdin closes and
 the shim kills its waiting executor. Standbys are replaced after MAX_IDLE_S, so none runs an SDK loaded long
@@ -23,30 +25,35 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 MAX_IDLE_S = 600.0
 MAX_KINDS = 4  # locations (kinds of worker) with a standby at once; the least recently used gives way
+MAX_PER_KIND = 4  # standbys waiting for one kind at most (each ~20 MB: Python with the executor loaded)
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
 Adopt = Callable[["subprocess.Popen[bytes]"], None]
 
 
 class StandbyWorkers:
-    """At most one waiting run worker per (working directory, base environment)."""
+    """Waiting run workers per (working directory, base environment): as many as launches came together."""
 
     def __init__(self, shim_command: list[str], worker_command: list[str], adopt: Adopt) -> None:
         self._shim = shim_command
         self._worker = worker_command
         self._adopt = adopt  # the launcher reaps every shim it started, standbys included
-        self._ready: OrderedDict[Key, tuple[subprocess.Popen[bytes], float]] = OrderedDict()
+        self._ready: OrderedDict[Key, list[tuple[subprocess.Popen[bytes], float]]] = OrderedDict()
+        self._wanted: dict[Key, int] = {}
 
     def _take(self, cwd: str, base_env: dict[str, str]) -> subprocess.Popen[bytes] | None:
-        """The standby for this kind of worker, if a live and recent one is waiting (it is no longer kept)."""
-        entry = self._ready.pop(_key(cwd, base_env), None)
-        if entry is None:
-            return None
-        shim, started = entry
-        if shim.poll() is not None or time.monotonic() - started > MAX_IDLE_S:
+        """A standby for this kind of worker, if a live and recent one is waiting (it is no longer kept)."""
+        key = _key(cwd, base_env)
+        if key not in self._ready:
+            return None  # the first launch of its kind: none was started yet
+        waiting = self._ready[key]
+        while waiting:
+            shim, started = waiting.pop(0)
+            if shim.poll() is None and time.monotonic() - started <= MAX_IDLE_S:
+                return shim
             _discard(shim)
-            return None
-        return shim
+        self._wanted[key] = min(MAX_PER_KIND, self._wanted.get(key, 1) + 1)  # launches outran the standbys
+        return None
 
     def start(
         self, cwd: str, base_env: dict[str, str], directory: Path, env: dict[str, str]
@@ -70,29 +77,33 @@ class StandbyWorkers:
 
     def _refill(self, cwd: str, base_env: dict[str, str]) -> None:
         key = _key(cwd, base_env)
-        if key in self._ready:
-            self._ready.move_to_end(key)
-            return
+        waiting = self._ready.setdefault(key, [])
+        self._ready.move_to_end(key)
         if not Path(cwd).is_dir():
             return
-        shim = subprocess.Popen(
-            [*self._shim, "--standby", "--", *self._worker, "--standby"],
-            env=base_env,
-            cwd=cwd,
-            stdin=subprocess.PIPE,  # the run arrives here; closing it (or our death) ends the standby
-            stdout=subprocess.PIPE,  # one byte when the run's pid.json is written
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self._adopt(shim)
-        self._ready[key] = (shim, time.monotonic())
+        while len(waiting) < self._wanted.get(key, 1):
+            shim = subprocess.Popen(
+                [*self._shim, "--standby", "--", *self._worker, "--standby"],
+                env=base_env,
+                cwd=cwd,
+                stdin=subprocess.PIPE,  # the run arrives here; closing it (or our death) ends the standby
+                stdout=subprocess.PIPE,  # one byte when the run's pid.json is written
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            self._adopt(shim)
+            waiting.append((shim, time.monotonic()))
         while len(self._ready) > MAX_KINDS:
-            _discard(self._ready.popitem(last=False)[1][0])
+            gone, shims = self._ready.popitem(last=False)
+            self._wanted.pop(gone, None)
+            for shim, _ in shims:
+                _discard(shim)
 
     def close(self) -> None:
         """Let every waiting standby go (their shims kill the waiting executors)."""
         while self._ready:
-            _discard(self._ready.popitem()[1][0])
+            for shim, _ in self._ready.popitem()[1]:
+                _discard(shim)
 
 
 def assign(shim: subprocess.Popen[bytes], directory: Path, env: dict[str, str]) -> None:

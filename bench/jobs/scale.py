@@ -18,4 +18,10 @@ def noop() -> None:
     """Do nothing: the orchestration overhead of a run."""
 
 
-defs = Definitions(jobs=[nap, noop])
+@job
+def fail() -> None:
+    """Fail at once (bench/alert_latency.py: run failure → alert)."""
+    raise RuntimeError("the bench job failed on purpose")
+
+
+defs = Definitions(jobs=[nap, noop, fail])

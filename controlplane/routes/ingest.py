@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from contracts.api import EventBatch, IngestResult, LogBatch
+from controlplane.auth import RunWriter
 from controlplane.metrics import count_ingest
 from controlplane.services import ServicesDep
-from controlplane.tokens import RunWriter
 
 router = APIRouter(prefix="/api/runs", tags=["ingest"])
 

@@ -1,11 +1,24 @@
-"""The hello code location: jobs that succeed, fail, run long and print a lot."""
+"""The hello code location: jobs that succeed, fail, run long and print a lot; a schedule and a sensor."""
 
 from __future__ import annotations
 
 import math
+import os
 import time
+from pathlib import Path
 
-from longshoreman import Definitions, JobContext, job
+from longshoreman import (
+    Definitions,
+    JobContext,
+    RunRequest,
+    ScheduleContext,
+    SensorContext,
+    SensorResult,
+    SkipReason,
+    job,
+    schedule,
+    sensor,
+)
 
 
 @job(
@@ -57,4 +70,34 @@ def count(context: JobContext) -> None:
         print(f"line {i}")
 
 
-defs = Definitions(jobs=[greet, fail, sleepy, count])
+@schedule(job=greet, cron="0 * * * *", default_status="STOPPED")
+def hourly_greeting(context: ScheduleContext) -> dict[str, str]:
+    """Greet every hour, on the hour (UTC), naming the hour."""
+    return {"name": f"the {context.scheduled_time:%H}:00 crowd"}
+
+
+INBOX = Path(os.environ.get("HELLO_INBOX", "/tmp/longshoreman-hello-inbox"))
+
+
+@sensor(job=count, minimum_interval_s=10, default_status="STOPPED")
+def inbox_files(context: SensorContext) -> SensorResult | SkipReason:
+    """Count the lines of every new file in $HELLO_INBOX: one run per file, ever (its name is the run key).
+
+    The cursor is the newest modification time seen, so each tick lists only what is new.
+    """
+    if not INBOX.is_dir():
+        return SkipReason(f"{INBOX} does not exist yet")
+    since = int(context.cursor or 0)
+    fresh = sorted((f.stat().st_mtime_ns, f.name) for f in INBOX.iterdir() if f.is_file())
+    fresh = [(mtime, name) for mtime, name in fresh if mtime >= since]
+    if not fresh:
+        return SkipReason(f"no new file in {INBOX}")
+    requests = [
+        RunRequest(config={"n": len((INBOX / name).read_text().splitlines())}, tags={"file": name}, run_key=name)
+        for _, name in fresh
+    ]
+    # Files modified at exactly the cursor's time are listed again next tick: their run keys launch nothing twice.
+    return SensorResult(requests, cursor=str(fresh[-1][0]))
+
+
+defs = Definitions(jobs=[greet, fail, sleepy, count], schedules=[hourly_greeting], sensors=[inbox_files])

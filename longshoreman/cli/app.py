@@ -14,7 +14,20 @@ try:  # typer >= 0.20 ships its own copy of click; older releases use click itse
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
-from longshoreman.cli import keys, locations, replay, runs, stack, tokens
+from longshoreman.cli import (
+    agents,
+    alerts,
+    audit,
+    automations,
+    control_plane,
+    keys,
+    limits,
+    locations,
+    replay,
+    runs,
+    stack,
+    tokens,
+)
 from longshoreman.cli.api_client import CliError
 from longshoreman.cli.render import print_error
 
@@ -62,11 +75,17 @@ app = typer.Typer(
 )
 app.add_typer(locations.app, name="location")
 app.add_typer(runs.app, name="run")
+app.add_typer(automations.app, name="automation")
+app.add_typer(alerts.app, name="alert")
+app.add_typer(limits.app, name="limit")
 app.add_typer(tokens.app, name="token")
+app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="key")
 app.command("replay")(replay.replay)
-app.command("server")(stack.server)
-app.command("agent")(stack.agent)
+app.add_typer(control_plane.app, name="control-plane")
+# The first release's name for it, kept so existing scripts and compose files keep working.
+app.add_typer(control_plane.app, name="server", hidden=True)
+app.add_typer(agents.app, name="agent")
 app.command("dev")(stack.dev)
 
 

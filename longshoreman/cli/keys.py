@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from contracts.codec import KeyConfigError, KeyRing, generate_keyring
 from longshoreman.cli.api_client import CliError
+from runtime.codec import KeyConfigError, KeyRing, generate_keyring
 
 app = typer.Typer(help="Payload encryption keys.", no_args_is_help=True)
 

@@ -16,12 +16,19 @@ from contracts.api import LocationEventList, LocationList, LocationView, Redeplo
 from contracts.locations import LocationSpec
 from contracts.statuses import LocationStatus
 from longshoreman.cli.api_client import ApiClient, CliError, connect
+from longshoreman.cli.automations import definitions_tables
 from longshoreman.cli.render import console, locations_table, parse_pairs, print_json, styled, when
 
 app = typer.Typer(help="Manage code locations (the code servers the agent keeps running).", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the raw JSON answer.")]
 EnvOpt = Annotated[list[str] | None, typer.Option("--env", "-e", help="Environment variable KEY=VALUE (repeatable).")]
+SecretEnvOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--secret-env", help="Secret environment variable KEY=VALUE: stored encrypted, never shown (repeatable)."
+    ),
+]
 WaitTimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds --wait waits before giving up.")]
 
 
@@ -91,22 +98,37 @@ def add(
     launcher: Annotated[str | None, typer.Option(help="process, docker or kubernetes.")] = None,
     image: Annotated[str | None, typer.Option(help="Container image (docker, kubernetes).")] = None,
     env: EnvOpt = None,
+    secret_env: SecretEnvOpt = None,
     working_dir: Annotated[str | None, typer.Option(help="Directory the processes start in (process).")] = None,
     queue: Annotated[str | None, typer.Option(help="Task queue of the agent that serves it.")] = None,
+    framework: Annotated[
+        str | None, typer.Option(help="longshoreman (default) or dagster: the module holds a dagster.Definitions.")
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the location is LOADED.")] = False,
     timeout: WaitTimeoutOpt = 120.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a code location from a spec file or from options."""
-    flags = {"name": name, "module": module, "launcher": launcher, "image": image, "working_dir": working_dir}
+    flags = {
+        "name": name,
+        "module": module,
+        "launcher": launcher,
+        "image": image,
+        "working_dir": working_dir,
+        "framework": framework,
+    }
     if file is not None:
-        if any(v is not None for v in flags.values()) or env or queue:
+        if any(v is not None for v in flags.values()) or env or secret_env or queue:
             raise CliError("use either --file or --name/--module/... options, not both")
         spec = load_spec_file(file)
     else:
         if not name or not module:
             raise CliError("give --file spec.yaml, or at least --name and --module")
-        extra: dict[str, Any] = {"env": parse_pairs(env or [], "--env"), "agent_queue": queue}
+        extra: dict[str, Any] = {
+            "env": parse_pairs(env or [], "--env"),
+            "secret_env": parse_pairs(secret_env or [], "--secret-env"),
+            "agent_queue": queue,
+        }
         spec = build_spec(flags | extra)
     with connect() as client:
         view = client.send("POST", "/api/locations", spec, LocationView)
@@ -143,14 +165,18 @@ def show(name: str, as_json: JsonOpt = False) -> None:
     console.print(f"[bold]{view.name}[/]  {styled(view.status)}  generation {view.generation}")
     if view.message:
         console.print(f"message:   {escape(view.message)}")
-    console.print(f"server:    {view.server or '-'}")
+    console.print(f"code server: {view.server or '-'}")
     console.print(
-        f"launcher:  {spec.launcher}  module: {escape(spec.module)}" + (f"  image: {spec.image}" if spec.image else "")
+        f"launcher:  {spec.launcher}  module: {escape(spec.module)}"
+        + (f"  framework: {spec.framework}" if spec.framework != "longshoreman" else "")
+        + (f"  image: {spec.image}" if spec.image else "")
     )
     console.print(f"queue:     {spec.agent_queue}  updated: {when(view.updated_at)}  workflow: {view.workflow_id}")
     if spec.env:
         # Values may be secrets: show only the names.
         console.print(f"env:       {', '.join(sorted(spec.env))}")
+    if spec.secret_env:
+        console.print(f"secrets:   {', '.join(sorted(spec.secret_env))} (stored encrypted, never shown)")
     if not view.definitions.jobs:
         console.print("jobs:      none reported yet")
         return
@@ -162,6 +188,18 @@ def show(name: str, as_json: JsonOpt = False) -> None:
         config = ", ".join(props) if isinstance(props, dict) and props else "-"
         table.add_row(escape(job.name), escape(job.description), escape(config))
     console.print(table)
+    if view.definitions.assets:
+        assets = Table(title="assets", title_justify="left", box=None, pad_edge=False)
+        for column in ("ASSET", "GROUP", "DEPS", "CHECKS", "DESCRIPTION"):
+            assets.add_column(column, overflow="fold")
+        for asset in view.definitions.assets:
+            deps, checks = ", ".join(asset.deps) or "-", ", ".join(asset.checks) or "-"
+            assets.add_row(escape(asset.key), escape(asset.group or "-"), escape(deps), escape(checks),
+                           escape(asset.description))  # fmt: skip
+        console.print(assets)
+    automations = definitions_tables(view.definitions.schedules, view.definitions.sensors)
+    if automations is not None:
+        console.print(automations)
 
 
 @app.command("events")
@@ -186,6 +224,7 @@ def events(name: str, as_json: JsonOpt = False) -> None:
 def redeploy(
     name: str,
     env: EnvOpt = None,
+    secret_env: SecretEnvOpt = None,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="New YAML spec (same name).")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the new generation is LOADED.")] = False,
     timeout: WaitTimeoutOpt = 120.0,
@@ -193,14 +232,17 @@ def redeploy(
 ) -> None:
     """Redeploy a code location as a new generation (blue/green), optionally with a new spec or env."""
     changes = parse_pairs(env or [], "--env")
+    secret_changes = parse_pairs(secret_env or [], "--secret-env")
     spec = load_spec_file(file) if file is not None else None
     if spec is not None and spec.name != name:
         raise CliError(f"the spec in {file} is for location {spec.name!r}, not {name!r}")
     with connect() as client:
         current = client.get(f"/api/locations/{name}", LocationView)
-        if changes:
+        if changes or secret_changes:
+            # The current spec shows secrets as '***', which the control plane reads as "keep the stored one".
             base = spec or current.spec
-            spec = build_spec(base.model_dump() | {"env": base.env | changes})
+            fields = {"env": base.env | changes, "secret_env": base.secret_env | secret_changes}
+            spec = build_spec(base.model_dump() | fields)
         view = client.send("POST", f"/api/locations/{name}/redeploy", RedeployBody(spec=spec), LocationView)
         if wait:
             view = wait_for_location(client, name, {LocationStatus.LOADED}, timeout, current.generation + 1)

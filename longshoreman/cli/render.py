@@ -11,9 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from contracts.api import LocationView, RunView
+from contracts.agents import AgentStatus, AgentView
+from contracts.api import LocationView, RunView, TokenView
+from contracts.run_protocol import RunStatus
 from contracts.runs import LogLine, RunEvent
-from contracts.statuses import LocationStatus, RunStatus
+from contracts.statuses import LocationStatus
 from longshoreman.cli.api_client import CliError
 
 console = Console(highlight=False, soft_wrap=True)
@@ -27,6 +29,9 @@ STATUS_STYLES = {
     LocationStatus.STOPPED: "dim",
     LocationStatus.ERROR: "bold red",
     RunStatus.QUEUED: "dim",
+    AgentStatus.AVAILABLE: "green",
+    AgentStatus.NOT_POLLING: "bold red",
+    AgentStatus.UNAVAILABLE: "bold red",
     RunStatus.STARTING: "yellow",
     RunStatus.STARTED: "cyan",
     RunStatus.SUCCESS: "green",
@@ -118,17 +123,61 @@ def locations_table(locations: Iterable[LocationView]) -> Table:
 
 
 def runs_table(runs: Iterable[RunView]) -> Table:
-    """One row per run (full reasons are in `run show`)."""
-    table = _table("ID", "STATUS", "LOCATION", "JOB", "CREATED", "DURATION", last="REASON")
+    """One row per run (full reasons are in `run show`); runs waiting in the run queue show their place in it."""
+    runs = list(runs)
+    queued = any(run.queue_position is not None for run in runs)
+    columns = ["ID", "STATUS", *(["QUEUE"] * queued), "LOCATION", "JOB", "CREATED", "DURATION"]
+    table = _table(*columns, last="REASON")
     for run in runs:
+        place = [f"#{run.queue_position}" if run.queue_position is not None else "-"] if queued else []
         table.add_row(
             run.id,
             styled(run.status),
+            *place,
             run.location,
             escape(run.job),
             short_when(run.created_at),
             duration(run.started_at or run.created_at, run.finished_at),
-            escape(clip(run.reason, 40)),
+            escape(clip(run.reason or run.message, 60 if queued else 40)),
+        )
+    return table
+
+
+def tokens_table(tokens: Iterable[TokenView]) -> Table:
+    """One row per admin or agent token (never a secret)."""
+    table = _table("ID", "KIND", "ROLE", "NAME", "QUEUES", "CREATED", "EXPIRES", last="REVOKED")
+    for token in tokens:
+        queues = ", ".join(token.queues) if token.queues is not None else ("any" if token.kind == "agent" else "")
+        table.add_row(
+            token.id,
+            token.kind,
+            token.role or "",
+            escape(token.name),
+            escape(queues),
+            short_when(token.created_at),
+            short_when(token.expires_at) if token.expires_at else "never",
+            short_when(token.revoked_at) if token.revoked_at else "",
+        )
+    return table
+
+
+def agents_table(agents: Iterable[AgentView]) -> Table:
+    """One row per agent process (the full list of its last errors is in `--json`)."""
+    table = _table(
+        "NAME", "STATUS", "QUEUE", "LAUNCHERS", "VERSION", "HOST", "RUNS", "SERVERS", "LAST SEEN", last="ERROR"
+    )
+    for agent in agents:
+        table.add_row(
+            escape(agent.name),
+            styled(agent.status),
+            escape(agent.task_queue),
+            ",".join(agent.launchers),
+            escape(agent.version),
+            escape(f"{agent.host}:{agent.pid}"),
+            str(agent.running_runs),
+            str(agent.code_servers),
+            short_when(agent.last_seen),
+            escape(clip(agent.last_errors[-1], 60)) if agent.last_errors else "",
         )
     return table
 

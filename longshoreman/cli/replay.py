@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from contracts.codec import KeyConfigError, KeyRing, load_keyring
 from contracts.temporal import location_workflow_id, run_workflow_id
 from longshoreman.cli.api_client import CliError
 from longshoreman.cli.render import console
+from runtime.codec import KeyConfigError, KeyRing, load_keyring
+from runtime.settings import ProcessSettings
+from runtime.temporal_connection import TemporalConfigError
 
 if TYPE_CHECKING:
     from temporalio.client import WorkflowHistory
@@ -27,18 +27,10 @@ if TYPE_CHECKING:
 DEV_KEY_FILE_NAME = "encryption-keys"
 
 
-class ReplaySettings(BaseSettings):
+class ReplaySettings(ProcessSettings):
     """Where Temporal is and which keys decrypt its payloads: the agent's variables, read the same way."""
 
-    model_config = SettingsConfigDict(env_prefix="LONGSHOREMAN_", extra="ignore")
-
-    temporal_address: str = "127.0.0.1:7233"
-    temporal_namespace: str = "default"
-    encryption_keys: SecretStr | None = None
-    encryption_key_file: Path | None = None
-    plaintext_payloads: bool = False
-
-    def keyring(self, key_file: Path | None) -> KeyRing | None:
+    def replay_keyring(self, key_file: Path | None) -> KeyRing | None:
         """Keys from --key-file, the settings, or the dev stack's key file next to its credentials."""
         inline = self.encryption_keys.get_secret_value() if self.encryption_keys else None
         path = key_file or self.encryption_key_file
@@ -55,7 +47,8 @@ class ReplaySettings(BaseSettings):
 
 def _workflow_ids(run_id: str | None, location: str | None) -> str:
     if run_id is not None:
-        return run_id if run_id.startswith(("run:", "location:")) else run_workflow_id(run_id)
+        # Run ids hold no colon; every workflow id does (run:, location:, sensor:, backfill:, alert:, agent-watch:).
+        return run_id if ":" in run_id else run_workflow_id(run_id)
     assert location is not None
     return location_workflow_id(location)
 
@@ -68,14 +61,16 @@ async def _fetch(
     Errors are returned, not raised: an exception escaping asyncio.run keeps the Temporal client alive in its
     traceback until interpreter shutdown, and dropping the client then can crash the process.
     """
-    from temporalio.client import Client
+    from temporalio.converter import DataConverter
     from temporalio.service import RPCError, RPCStatusCode
 
-    missing = f"no workflow {workflow_id} in namespace {settings.temporal_namespace}"
+    connection = settings.temporal
+    missing = f"no workflow {workflow_id} in namespace {connection.resolve().namespace}"
     try:
-        client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    except RuntimeError as err:
-        return f"cannot reach Temporal at {settings.temporal_address}: {err}"
+        # Histories are fetched as they are (encrypted); the replayer decrypts them.
+        client = await connection.connect(DataConverter.default)
+    except TemporalConfigError as err:
+        return str(err)
     try:
         if all_runs:
             # Every execution Temporal still keeps under this id: the runs before each continue-as-new too.
@@ -86,7 +81,7 @@ async def _fetch(
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return missing
-        return f"Temporal at {settings.temporal_address} refused the history of {workflow_id}: {err}"
+        return f"Temporal at {connection.describe()} refused the history of {workflow_id}: {err}"
     finally:
         # Let the SDK's threads finish with the client inside the loop: dropped during interpreter
         # shutdown (right after a failed call), it can abort the process.
@@ -96,7 +91,7 @@ async def _fetch(
 
 
 def _load_files(files: list[Path]) -> list[WorkflowHistory]:
-    from worker.replay import load_history
+    from agent.replay import load_history
 
     histories = []
     for path in files:
@@ -110,7 +105,9 @@ def _load_files(files: list[Path]) -> list[WorkflowHistory]:
 
 
 def replay(
-    run_id: Annotated[str | None, typer.Argument(help="Run id (or a workflow id such as location:NAME).")] = None,
+    run_id: Annotated[
+        str | None, typer.Argument(help="Run id (or a workflow id such as location:NAME, alert:POLICY:EVENT).")
+    ] = None,
     location: Annotated[str | None, typer.Option("--location", "-l", help="Replay a code location's workflow.")] = None,
     file: Annotated[
         list[Path] | None, typer.Option("--file", "-f", help="History JSON file (repeatable), e.g. tests/histories/.")
@@ -131,7 +128,7 @@ def replay(
     if sources != 1:
         raise CliError("give exactly one of RUN_ID, --location NAME or --file history.json")
     settings = ReplaySettings()
-    keys = settings.keyring(key_file)
+    keys = settings.replay_keyring(key_file)
     if file:
         histories = _load_files(file)
     else:
@@ -145,10 +142,18 @@ def replay(
     raise typer.Exit(code)
 
 
-async def _replay(histories: list[WorkflowHistory], keys: KeyRing | None, debug: bool) -> int:
-    from worker.replay import HistoryReplayer
+def replayable_workflows() -> tuple[type, ...]:
+    """Every workflow Longshoreman runs: the agent's and the control plane's (alert deliveries, agent watches)."""
+    from controlplane.alerts.workflows import CONTROL_PLANE_WORKFLOWS
+    from workflows.catalog import AGENT_WORKFLOWS
 
-    verdicts = await HistoryReplayer(keys, debug=debug).verdicts(histories)
+    return AGENT_WORKFLOWS + CONTROL_PLANE_WORKFLOWS
+
+
+async def _replay(histories: list[WorkflowHistory], keys: KeyRing | None, debug: bool) -> int:
+    from agent.replay import HistoryReplayer
+
+    verdicts = await HistoryReplayer(keys, debug=debug, workflows=replayable_workflows()).verdicts(histories)
     for verdict in verdicts:
         style = "green" if verdict.clean else "bold red"
         first, _, rest = verdict.describe().partition("\n")

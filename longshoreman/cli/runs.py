@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,8 +19,9 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 from contracts.api import EventList, LaunchRunResponse, LogList, RunList, RunView
-from contracts.runs import LogLine, RunRequest
-from contracts.statuses import RunStatus
+from contracts.automations import AUTOMATION_TAG
+from contracts.run_protocol import PRIORITY_TAG, RunStatus
+from contracts.runs import LogLine, ReexecuteRequest, RunRequest
 from longshoreman.cli.api_client import ApiClient, CliError, connect
 from longshoreman.cli.render import (
     console,
@@ -28,6 +32,7 @@ from longshoreman.cli.render import (
     print_error,
     print_json,
     runs_table,
+    short_when,
     styled,
     when,
 )
@@ -136,25 +141,53 @@ def report_outcome(run: RunView) -> int:
 @app.command("launch")
 def launch(
     location: str,
-    job: str,
+    job: Annotated[str, typer.Argument(help="The job; with --assets it may be left out (the asset job).")] = "",
+    assets: Annotated[
+        str | None, typer.Option(help="Dagster: materialize only these assets (comma-separated asset keys).")
+    ] = None,
+    partition: Annotated[str | None, typer.Option(help="Dagster: the partition of a partitioned job.")] = None,
     config: Annotated[str | None, typer.Option(help="Run config as a JSON object.")] = None,
     config_file: Annotated[Path | None, typer.Option(help="File holding the run config (JSON object).")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag KEY=VALUE (repeatable).")] = None,
     idempotency_key: Annotated[str | None, typer.Option(help="Launching twice with one key gives one run.")] = None,
     start_timeout: Annotated[float | None, typer.Option(help="Seconds from launch to the job running.")] = None,
     max_runtime: Annotated[float | None, typer.Option(help="Seconds the run may take in total.")] = None,
+    queued_timeout: Annotated[
+        float | None, typer.Option(help="Fail the run if it has not started this many seconds after launch.")
+    ] = None,
+    retries: Annotated[
+        int | None,
+        typer.Option(min=0, max=9, help="New attempts after an infrastructure failure (never after the job's own)."),
+    ] = None,
+    retry_backoff: Annotated[float | None, typer.Option(help="Seconds between attempts.")] = None,
+    cancel_grace: Annotated[
+        float | None, typer.Option(help="Seconds a canceled run gets between SIGTERM and SIGKILL.")
+    ] = None,
+    priority: Annotated[
+        int | None, typer.Option(help=f"Its place in the run queue, higher first (the tag {PRIORITY_TAG}).")
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Follow the run; exit 0 on SUCCESS, 1 otherwise.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Launch a job of a code location."""
+    retry: dict[str, Any] = {}
+    if retries is not None:
+        retry["max_attempts"] = retries + 1
+    if retry_backoff is not None:
+        retry["backoff_s"] = retry_backoff
     fields: dict[str, Any] = {
         "location": location,
         "job": job,
+        "assets": [key.strip() for key in assets.split(",") if key.strip()] if assets is not None else None,
+        "partition": partition,
         "config": parse_config(config, config_file),
-        "tags": parse_pairs(tag or [], "--tag"),
+        "tags": with_priority(parse_pairs(tag or [], "--tag"), priority),
         "idempotency_key": idempotency_key,
         "start_timeout_s": start_timeout,
         "max_runtime_s": max_runtime,
+        "queued_timeout_s": queued_timeout,
+        "cancel_grace_s": cancel_grace,
+        "retry": retry or None,
     }
     try:
         request = RunRequest.model_validate({k: v for k, v in fields.items() if v is not None})
@@ -163,40 +196,133 @@ def launch(
         raise CliError(f"invalid run request: {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
     with connect() as client:
         launched = client.send("POST", "/api/runs", request, LaunchRunResponse)
-        run = launched.run
-        if as_json and not wait:
-            print_json(launched)
-            return
-        if launched.created:
-            console.print(f"run [bold]{run.id}[/] {styled(run.status)} ({run.location}/{escape(run.job)})")
-        else:
-            console.print(f"run [bold]{run.id}[/] already exists for this idempotency key: {styled(run.status)}")
-        if not wait:
-            console.print(f"follow it with: longshoreman run logs {run.id} --follow")
-            return
-        final = follow_run(client, run.id)
+        report_launch(client, launched, wait, as_json)
+
+
+def with_priority(tags: dict[str, str], priority: int | None) -> dict[str, str]:
+    """The tags with --priority as the priority tag."""
+    return tags if priority is None else {**tags, PRIORITY_TAG: str(priority)}
+
+
+def report_launch(client: ApiClient, launched: LaunchRunResponse, wait: bool, as_json: bool) -> None:
+    """Print what a launch made (and follow it with `wait`); exits 0 on SUCCESS, 1 otherwise, when it waited."""
+    run = launched.run
+    if as_json and not wait:
+        print_json(launched)
+        return
+    if launched.created:
+        console.print(f"run [bold]{run.id}[/] {styled(run.status)} ({run.location}/{escape(run.job)})")
+    else:
+        console.print(f"run [bold]{run.id}[/] already exists for this idempotency key: {styled(run.status)}")
+    if run.queue_position is not None:
+        console.print(f"in the run queue at position {run.queue_position}: {escape(run.message)}")
+    if not wait:
+        console.print(f"follow it with: longshoreman run logs {run.id} --follow")
+        return
+    final = follow_run(client, run.id)
     if as_json:
         print_json(final)
     raise typer.Exit(report_outcome(final))
+
+
+@app.command("reexecute")
+def reexecute(
+    run_id: Annotated[str, typer.Argument(metavar="ID")],
+    config: Annotated[str | None, typer.Option(help="A new run config (JSON object); default: the run's.")] = None,
+    config_file: Annotated[Path | None, typer.Option(help="File holding the new run config (JSON object).")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="Tag KEY=VALUE set over the run's tags (repeatable).")
+    ] = None,
+    priority: Annotated[int | None, typer.Option(help="Its place in the run queue, higher first.")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="Re-executing twice with one key gives one run.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the new run; exit 0 on SUCCESS, 1 otherwise.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Launch a run again: a new run of the same location, job, config and tags, linked to it."""
+    tags = with_priority(parse_pairs(tag or [], "--tag"), priority)
+    fields = {
+        "config": parse_config(config, config_file) if config is not None or config_file is not None else None,
+        "tags": tags or None,
+        "idempotency_key": idempotency_key,
+    }
+    try:
+        body = ReexecuteRequest.model_validate(fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise CliError(f"invalid re-execution: {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
+    with connect() as client:
+        launched = client.send("POST", f"/api/runs/{run_id}/reexecute", body, LaunchRunResponse)
+        report_launch(client, launched, wait, as_json)
+
+
+RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_when(text: str | None, option: str) -> str | None:
+    """An ISO 8601 time, or a duration ago (`30m`, `2h`, `7d`), as the API's ISO 8601 time."""
+    if text is None:
+        return None
+    match = RELATIVE.match(text.strip())
+    if match:
+        ago = timedelta(**{UNITS[match.group(2)]: float(match.group(1))})
+        return (datetime.now(UTC) - ago).isoformat()
+    try:
+        return datetime.fromisoformat(text).isoformat()
+    except ValueError:
+        raise CliError(
+            f"{option} must be an ISO 8601 time (2026-05-01T12:00) or a duration ago (30m, 2h, 7d)"
+        ) from None
 
 
 @app.command("list")
 def list_(
     location: Annotated[str | None, typer.Option(help="Only runs of this location.")] = None,
     job: Annotated[str | None, typer.Option(help="Only runs of this job.")] = None,
-    status: Annotated[RunStatus | None, typer.Option(help="Only runs in this status.", case_sensitive=False)] = None,
+    status: Annotated[
+        list[RunStatus] | None, typer.Option(help="Only runs in this status (repeatable).", case_sensitive=False)
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="Only runs tagged KEY=VALUE, or carrying KEY (repeatable).")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Created at or after: ISO 8601, or a duration ago (2h).")] = None,
+    until: Annotated[str | None, typer.Option(help="Created before: ISO 8601, or a duration ago.")] = None,
+    parent: Annotated[str | None, typer.Option(help="Only re-executions of this run.")] = None,
+    automation: Annotated[
+        str | None, typer.Option(help="Only runs launched by this schedule or sensor (LOCATION/NAME).")
+    ] = None,
+    cursor: Annotated[str | None, typer.Option(help="Continue after a previous page (its next cursor).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many runs, newest first.")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first; runs waiting in the run queue show their place in it."""
+    tags = list(tag or [])
+    if automation is not None:
+        if automation.count("/") != 1:
+            raise CliError(f"--automation {automation!r}: expected LOCATION/NAME")
+        tags.append(f"{AUTOMATION_TAG}={automation}")
+    params = {
+        "location": location,
+        "job": job,
+        "status": [s.value for s in status] if status else None,
+        "tag": tags or None,
+        "created_after": parse_when(since, "--since"),
+        "created_before": parse_when(until, "--until"),
+        "parent": parent,
+        "cursor": cursor,
+        "limit": limit,
+    }
     with connect() as client:
-        result = client.get("/api/runs", RunList, location=location, job=job, status=status, limit=limit)
+        result = client.get("/api/runs", RunList, **params)
     if as_json:
         print_json(result)
-    elif not result.runs:
+        return
+    if not result.runs:
         console.print("no runs match")
     else:
         console.print(runs_table(result.runs))
+    if result.next_cursor:
+        console.print(f"[dim]more: --cursor {result.next_cursor}[/]")
 
 
 @app.command("show")
@@ -210,6 +336,13 @@ def show(run_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonOpt 
     console.print(f"[bold]{run.id}[/]  {styled(run.status)}  {run.location}/{escape(run.job)}  attempt {run.attempt}")
     if run.reason:
         console.print(f"reason:    {escape(run.reason)}")
+    if run.message:
+        console.print(f"message:   {escape(run.message)}")
+    if run.queue_position is not None:
+        console.print(f"queue:     position {run.queue_position}, priority {run.priority}")
+    if run.compute_logs is not None and run.compute_logs.url is not None:
+        forwarded = "also forwarded to the control plane" if run.compute_logs.forwarded else "not forwarded"
+        console.print(f"logs:      {escape(run.compute_logs.where(run.id))} ({forwarded})")
     if run.log_tail:
         console.print("last output of the run worker:")
         console.print(escape(run.log_tail.rstrip()))
@@ -220,8 +353,35 @@ def show(run_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonOpt 
     console.print(f"config:    {escape(json.dumps(run.config))}")
     if run.tags:
         console.print(f"tags:      {escape(', '.join(f'{k}={v}' for k, v in run.tags.items()))}")
+    if run.pool:
+        console.print(f"pool:      {escape(run.pool)}")
     if run.idempotency_key:
         console.print(f"idempotency key: {escape(run.idempotency_key)}")
+    with connect() as client:
+        print_lineage(client, run)
+
+
+MAX_LINEAGE = 20
+
+
+def print_lineage(client: ApiClient, run: RunView) -> None:
+    """The runs this one re-executes (oldest first) and its own re-executions."""
+    ancestors: list[RunView] = []
+    parent_id = run.parent_run_id
+    while parent_id is not None and len(ancestors) < MAX_LINEAGE:
+        try:
+            parent = client.get(f"/api/runs/{parent_id}", RunView)
+        except CliError:
+            break  # removed meanwhile: the lineage ends there
+        ancestors.insert(0, parent)
+        parent_id = parent.parent_run_id
+    children = client.get("/api/runs", RunList, parent=run.id, limit=MAX_LINEAGE).runs
+    if not ancestors and not children:
+        return
+    chain = [f"{r.id} {styled(r.status)}" for r in ancestors] + [f"[bold]{run.id}[/] (this run)"]
+    console.print(f"lineage:   {' -> '.join(chain)}")
+    for child in reversed(children):
+        console.print(f"re-executed as: {child.id} {styled(child.status)} ({short_when(child.created_at)})")
 
 
 @app.command("events")
@@ -243,22 +403,51 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until the run ends.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Print a run's captured stdout/stderr."""
+    """Print a run's captured stdout/stderr (from its log store when they were not forwarded)."""
     with connect() as client:
         follower = RunFollower(client, run_id)
+        first = follower.run()
+        source = _log_source(follower, first)
         if as_json:
-            print_json(client.get(f"/api/runs/{run_id}/logs", LogList))
+            print_json(LogList(lines=source()))
             return
+        run: RunView | None = first
         while True:
-            # Read the status first so no line written before the run ended can be missed.
-            run = follower.run() if follow else None
-            for line in follower.new_lines():
+            for line in source():
                 console.print(log_line(line), soft_wrap=True)
-            if run is None or run.status.is_terminal:
+            if not follow or (run is not None and run.status.is_terminal):
                 break
             time.sleep(POLL_INTERVAL_S)
-    if run is not None:
+            # Read the status first so no line written before the run ended can be missed.
+            run = follower.run()
+            if run.status.is_terminal:
+                for line in source():
+                    console.print(log_line(line), soft_wrap=True)
+                break
+    if follow and run is not None:
         raise typer.Exit(report_outcome(run))
+
+
+def _log_source(follower: RunFollower, run: RunView) -> Callable[[], list[LogLine]]:
+    """New lines of the run: from the control plane, or read from the run's own store with our credentials."""
+    logs = run.compute_logs
+    if logs is None or logs.url is None or logs.forwarded:
+        return follower.new_lines
+    from longshoreman.compute_logs.reader import StoreError, StoreReader
+
+    where = logs.where(run.id)
+    try:
+        reader = StoreReader(logs.url, run.id)
+    except StoreError as exc:
+        raise CliError(f"the logs of run {run.id} are kept in {where}; cannot read them here: {exc}") from exc
+
+    def read() -> list[LogLine]:
+        try:
+            return [LogLine.model_validate(line) for line in reader.new_lines()]
+        except StoreError as exc:
+            raise CliError(f"the logs of run {run.id} are kept in {where}; cannot read them here: {exc}") from exc
+
+    return read
 
 
 @app.command("wait")

@@ -1,4 +1,5 @@
-"""`longshoreman server`, `longshoreman agent` and `longshoreman dev` (the embedded dev stack, and its demo)."""
+"""`longshoreman agent` and `longshoreman dev` (the embedded dev stack, and its demo); the log-format option they
+share with `longshoreman control-plane` (longshoreman/cli/control_plane.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import typer
 from rich.markup import escape
 
 from contracts.api import EventList, LaunchRunResponse, LogList
+from contracts.run_protocol import RunStatus
 from contracts.runs import RunRequest
-from contracts.statuses import RunStatus
 from longshoreman.cli.api_client import CliError
 from longshoreman.cli.render import console, events_table, log_line, print_error, styled
 from longshoreman.cli.runs import follow_run, report_outcome
@@ -30,7 +31,8 @@ LogFormatOpt = Annotated[
 ]
 
 
-def _set_log_format(log_format: str | None) -> None:
+def set_log_format(log_format: str | None) -> None:
+    """Make `--log-format` the process's LONGSHOREMAN_LOG_FORMAT setting."""
     # The processes read their settings from the environment only: the option becomes the setting.
     if log_format is not None:
         if log_format not in ("text", "json"):
@@ -38,19 +40,11 @@ def _set_log_format(log_format: str | None) -> None:
         os.environ["LONGSHOREMAN_LOG_FORMAT"] = log_format
 
 
-def server(log_format: LogFormatOpt = None) -> None:
-    """Run the control plane (REST API) in the foreground."""
-    from controlplane.server import main as server_main
-
-    _set_log_format(log_format)
-    server_main()
-
-
 def agent(log_format: LogFormatOpt = None) -> None:
     """Run an agent (Temporal worker of the location and run workflows) in the foreground."""
-    from worker.agent import main as agent_main
+    from agent.main import main as agent_main
 
-    _set_log_format(log_format)
+    set_log_format(log_format)
     agent_main()
 
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.api import LocationView, RedeployBody, TokenCreate, TokenCreated
-from contracts.codec import KEY_FILE_ENV, KeyConfigError, KeyRing, generate_keyring
 from contracts.locations import LocationSpec
 from contracts.search_attributes import dev_server_flags
 from contracts.statuses import LocationStatus
@@ -34,6 +33,7 @@ from longshoreman.dev.processes import (
     stop_recorded,
 )
 from longshoreman.dev.temporal_server import TemporalDevServer, free_port
+from runtime.codec import KEY_FILE_ENV, KeyConfigError, KeyRing, generate_keyring
 
 EXAMPLE_NAME = "hello"
 EXAMPLE_MODULE = "examples.hello.definitions"
@@ -107,6 +107,10 @@ class DevStackConfig:
     startup_timeout_s: float = 60.0
     loaded_timeout_s: float = 120.0
     agent_env: dict[str, str] = field(default_factory=dict)  # extra LONGSHOREMAN_* settings (benchmarks)
+    database_url: str | None = None  # the control plane's database; default: a SQLite file in the state dir
+    # Extra LONGSHOREMAN_TEMPORAL__* settings of the control plane and the agent, over the dev server's address
+    # (benchmarks: Temporal behind a TLS endpoint).
+    temporal_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -218,15 +222,43 @@ class DevStack:
         env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
         env["PYTHONUNBUFFERED"] = "1"
         assert self.temporal is not None
-        env[ENV_PREFIX + "TEMPORAL_ADDRESS"] = self.temporal.address
-        env[ENV_PREFIX + "TEMPORAL_NAMESPACE"] = "default"
+        env[ENV_PREFIX + "TEMPORAL__ADDRESS"] = self.temporal.address
+        env[ENV_PREFIX + "TEMPORAL__NAMESPACE"] = "default"
         env[KEY_FILE_ENV] = str(self.key_file)
-        return env
+        return env | self.config.temporal_env
+
+    @property
+    def database_url(self) -> str:
+        """The control plane's database."""
+        return self.config.database_url or f"sqlite:///{self.state_dir / 'controlplane.db'}"
+
+    def _migrate_database(self) -> None:
+        # The stack's own database follows the code it runs, as `longshoreman control-plane migrate` would.
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from controlplane import schema
+        from controlplane.database import Database, DatabaseConfigError, describe_error
+
+        try:
+            db = Database(self.database_url)
+        except DatabaseConfigError as exc:
+            raise StackError(f"the control plane's database: {exc}") from None
+        try:
+            done = schema.migrate(db)
+        except schema.SchemaError as exc:
+            raise StackError(f"the control plane's database: {exc}") from None
+        except SQLAlchemyError as exc:
+            raise StackError(describe_error(db.url, exc)) from None
+        finally:
+            db.dispose()
+        if done.before is not None and done.changed:
+            self.say(f"migrated the control plane's database from revision {done.before} to {done.after}")
 
     def _start_control_plane(self) -> None:
         assert self.temporal is not None
+        self._migrate_database()
         env = self._base_env() | {
-            ENV_PREFIX + "DATABASE_URL": f"sqlite:///{self.state_dir / 'controlplane.db'}",
+            ENV_PREFIX + "DATABASE_URL": self.database_url,
             ENV_PREFIX + "HOST": "127.0.0.1",
             ENV_PREFIX + "PORT": str(self.port),
             ENV_PREFIX + "TEMPORAL_UI_URL": self.temporal.ui_url,
@@ -251,7 +283,7 @@ class DevStack:
 
     def _start_agent(self) -> None:
         with self.client() as client:
-            body = TokenCreate(kind="agent", name=self.config.agent_name)
+            body = TokenCreate(kind="agent", name=self.config.agent_name, queues=[self.config.task_queue])
             agent_token = client.send("POST", "/api/tokens", body, TokenCreated).token
         env = self._base_env() | {
             ENV_PREFIX + "TASK_QUEUE": self.config.task_queue,
@@ -264,7 +296,7 @@ class DevStack:
         env |= self.config.agent_env
         log = self.logs_dir / "agent.log"
         self.say(f"starting the agent on task queue {self.config.task_queue!r} (log: {log})")
-        self.processes["agent"] = ManagedProcess.start("agent", [sys.executable, "-m", "worker"], env, log)
+        self.processes["agent"] = ManagedProcess.start("agent", [sys.executable, "-m", "agent"], env, log)
 
     def check_alive(self) -> None:
         """Raise StackError if a component has exited."""

@@ -6,16 +6,19 @@
 #    the image build never touches the network. deps/ is re-resolved only when pyproject.toml changes;
 #    project/ (our own wheel, reproducible) is rebuilt every time.
 # 2. `docker build` of Dockerfile (BASE_IMAGE, default: the offline base of build-base-image.sh) and of
-#    examples/hello/Dockerfile on top of it. Docker's layer cache makes an unchanged rebuild take seconds.
+#    examples/hello/Dockerfile on top of it, and of examples/dagster_etl/Dockerfile (the dagster extra, from its
+#    own wheelhouse in build/docker-wheels/dagster). Docker's layer cache makes an unchanged rebuild take seconds.
 #
 # Environment: LONGSHOREMAN_BASE_IMAGE (longshoreman-base:py3.11), LONGSHOREMAN_IMAGE (longshoreman:dev),
-#              LONGSHOREMAN_EXAMPLE_IMAGE (longshoreman-hello:dev), PYTHON (.venv/bin/python).
+#              LONGSHOREMAN_EXAMPLE_IMAGE (longshoreman-hello:dev), LONGSHOREMAN_DAGSTER_IMAGE
+#              (longshoreman-dagster:dev), PYTHON (.venv/bin/python).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 BASE_IMAGE=${LONGSHOREMAN_BASE_IMAGE:-longshoreman-base:py3.11}
 IMAGE=${LONGSHOREMAN_IMAGE:-longshoreman:dev}
 EXAMPLE_IMAGE=${LONGSHOREMAN_EXAMPLE_IMAGE:-longshoreman-hello:dev}
+DAGSTER_IMAGE=${LONGSHOREMAN_DAGSTER_IMAGE:-longshoreman-dagster:dev}
 PYTHON=${PYTHON:-.venv/bin/python}
 WHEELS=build/docker-wheels
 # The legacy builder needs no buildx plugin and works with every engine version this project meets.
@@ -24,16 +27,25 @@ say() { echo "build-images: $*" >&2; }
 seconds() { echo $(($(date +%s) - $1)); }
 
 started=$(date +%s)
-mkdir -p "$WHEELS/deps" "$WHEELS/project"
+mkdir -p "$WHEELS/deps" "$WHEELS/project" "$WHEELS/dagster"
 quiet() { grep -v "is ignored: it is neither a file nor a directory" >&2 || true; }
 # Same sources, same bytes: a reproducible wheel keeps Docker's layer cache warm across rebuilds.
 export SOURCE_DATE_EPOCH=315532800
 stamp="$WHEELS/deps/.pyproject.sha256"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum pyproject.toml)" ]; then
     rm -f "$WHEELS"/deps/*.whl
-    "$PYTHON" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$WHEELS/deps" . 2>&1 | quiet
+    # With the postgres extra: the image's control plane runs on PostgreSQL too.
+    "$PYTHON" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$WHEELS/deps" ".[postgres]" 2>&1 | quiet
     rm -f "$WHEELS"/deps/longshoreman-*.whl
     sha256sum pyproject.toml >"$stamp"
+fi
+# The dagster extra for the Dagster example image: its own wheelhouse, re-resolved with pyproject.toml too.
+dagster_stamp="$WHEELS/dagster/.pyproject.sha256"
+if [ "$(cat "$dagster_stamp" 2>/dev/null)" != "$(sha256sum pyproject.toml)" ]; then
+    rm -f "$WHEELS"/dagster/*.whl
+    "$PYTHON" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$WHEELS/dagster" ".[dagster]" 2>&1 | quiet
+    rm -f "$WHEELS"/dagster/longshoreman-*.whl
+    sha256sum pyproject.toml >"$dagster_stamp"
 fi
 # setuptools builds in build/lib: a module deleted from the tree would otherwise live on in the wheel.
 rm -rf "$WHEELS"/project/*.whl build/lib build/bdist.*
@@ -52,5 +64,6 @@ build() { # TAG ARGS...: quiet unless it fails
 }
 build "$IMAGE" --build-arg "BASE_IMAGE=$BASE_IMAGE" .
 build "$EXAMPLE_IMAGE" --build-arg "LONGSHOREMAN_IMAGE=$IMAGE" -f examples/hello/Dockerfile .
+build "$DAGSTER_IMAGE" --build-arg "LONGSHOREMAN_IMAGE=$IMAGE" -f examples/dagster_etl/Dockerfile .
 # No `docker image prune` here: the build stage's layers are untagged, and they are the cache of the next build.
 say "images ready in $(seconds "$started") s"

@@ -92,6 +92,19 @@ async def test_a_failing_job_in_a_standby_reports_like_a_cold_one(tmp_path: Path
     await proc.aclose()
 
 
+async def test_launches_that_outrun_the_standbys_keep_more_waiting(tmp_path: Path) -> None:
+    proc, root = await with_a_standby(tmp_path)
+
+    burst = await asyncio.gather(*(proc.launch_worker(request(root, "show", run_id=f"b{i}"), token) for i in range(3)))
+
+    for handle in burst:
+        assert (await wait_phase(proc, handle, {Phase.EXITED})).exit_code == 0
+    # One launch took the standby, two started cold: three wait now, each a shim and an executor.
+    wait_for(lambda: len(standby_pids(root)) == 6, 10, "three standby shims and executors")
+    await proc.aclose()
+    wait_for(lambda: not standby_pids(root), 10, "the standbys to end with their launcher")
+
+
 async def test_standbys_end_with_their_agent_and_are_not_started_when_disabled(tmp_path: Path) -> None:
     proc, root = await with_a_standby(tmp_path)
 

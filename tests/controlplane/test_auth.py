@@ -46,7 +46,8 @@ def test_agent_token_on_user_endpoints_is_403(agent_api: httpx.Client, method: s
     response = agent_api.request(method, path)
 
     assert response.status_code == 403
-    assert response.json() == {"detail": "an admin token is required (this token is of kind 'agent')"}
+    detail = response.json()["detail"]
+    assert detail.startswith("a user token with role '") and detail.endswith("(this token is of kind 'agent')")
 
 
 @pytest.mark.parametrize(("method", "path"), AGENT_ENDPOINTS)
@@ -76,9 +77,12 @@ def test_admin_creates_tokens_that_work_for_their_kind(control_plane: ControlPla
 
 def test_health_page_and_openapi_need_no_token(anonymous: httpx.Client):
     assert anonymous.get("/api/health").json() == {"status": "ok"}
-    page = anonymous.get("/")
-    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    assert "Longshoreman" in page.text and "/api/runs" in page.text
+    # The web UI sends a browser that is not signed in to the sign-in page, which needs no token.
+    page = anonymous.get("/runs?status=FAILURE")
+    assert page.status_code == 303 and page.headers["location"] == "/signin?next=/runs%3Fstatus%3DFAILURE"
+    sign_in = anonymous.get(page.headers["location"])
+    assert sign_in.status_code == 200 and "text/html" in sign_in.headers["content-type"]
+    assert "Longshoreman" in sign_in.text and 'id="signin"' in sign_in.text
     paths = anonymous.get("/openapi.json").json()["paths"]
     assert {"/api/locations", "/api/runs", "/api/runs/{run_id}/events", "/api/agent/runs/{run_id}/report"} <= set(paths)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,6 +67,27 @@ def test_same_event_batch_twice_is_stored_once(api: httpx.Client, run_client: ht
     stored = api.get(url).json()["events"]
     assert [e["seq"] for e in stored] == list(range(1, 511))
     assert stored[0] == {"seq": 1, "time": "2026-01-01T00:00:01Z", "type": "LOG", "message": "e1", "attempt": 1}
+
+
+def test_text_no_database_can_hold_is_kept_with_replacement_characters(api: httpx.Client, run_client: httpx.Client):
+    # PostgreSQL's text cannot hold NUL: U+FFFD instead, on every database.
+    run_id = run_client.run_id  # type: ignore[attr-defined]
+    batch = events(range(1, 3))
+    batch["events"][0]["message"], batch["events"][1]["message"] = "bin\x00ary", "\x00"
+    log = lines(range(1, 2))
+    log["lines"][0]["line"] = "nul\x00"
+    headers = {"Content-Type": "application/json"}
+
+    for path, body in (("events", batch), ("logs", log)):
+        # json.dumps writes \u0000, as a run worker's JSON does.
+        answer = run_client.post(f"/api/runs/{run_id}/{path}", content=json.dumps(body), headers=headers)
+        assert answer.status_code == 200, answer.text
+
+    stored = api.get(f"/api/runs/{run_id}/events").json()["events"]
+    assert [e["message"] for e in stored] == ["bin\ufffdary", "\ufffd"]
+    assert [x["line"] for x in api.get(f"/api/runs/{run_id}/logs").json()["lines"]] == ["nul\ufffd"]
+    again = run_client.post(f"/api/runs/{run_id}/events", content=json.dumps(batch), headers=headers)
+    assert again.json() == {"accepted": 0, "duplicates": 2}
 
 
 def test_events_are_read_in_order_after_a_seq_and_per_attempt(api: httpx.Client, run_client: httpx.Client):

@@ -7,9 +7,12 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from contracts.agent import LocationState
-from contracts.locations import LocationSpec
+from contracts.locations import Definitions, LocationSpec
 from tests.controlplane.conftest import JOBS, location_spec
 from tests.controlplane.workflow_inspection import signals_received, start_input
+
+# What a location shows until its code server has reported: nothing of any kind.
+NO_DEFINITIONS = Definitions().model_dump(mode="json")
 
 
 def report(name: str, seq: int, status: str = "LOADED", **extra: object) -> dict[str, object]:
@@ -28,7 +31,7 @@ async def test_create_starts_the_location_workflow(
     assert response.status_code == 201
     view = response.json()
     assert (view["name"], view["status"], view["workflow_id"]) == (name, "STARTING", f"location:{name}")
-    assert view["definitions"] == {"jobs": []}
+    assert view["definitions"] == NO_DEFINITIONS
     description = await temporal_client.get_workflow_handle(f"location:{name}").describe()
     assert description.workflow_type == "CodeLocationWorkflow"
     assert description.task_queue == queue
@@ -106,6 +109,19 @@ def test_unknown_location_is_404(api: httpx.Client, unique: str):
     assert response.json() == {"detail": f"code location 'nowhere-{unique}' does not exist"}
 
 
+def reported(message: str) -> str:
+    """The agent's own message, without the note the control plane adds while no agent polls the queue."""
+    note, _, last = message.partition(" (last report: ")
+    if note.startswith("no live agent on task queue"):
+        return last.removesuffix(")")
+    return message
+
+
+def test_names_and_ids_longer_than_any_stored_one_are_simply_unknown(api: httpx.Client):
+    for path in ("/api/locations/" + "x" * 300, "/api/runs/" + "r" * 300, "/api/runs/" + "r" * 300 + "/events"):
+        assert api.get(path).status_code == 404, path
+
+
 def test_agent_reports_apply_in_seq_order_and_store_definitions(
     api: httpx.Client, agent_api: httpx.Client, unique: str, queue: str
 ):
@@ -119,14 +135,14 @@ def test_agent_reports_apply_in_seq_order_and_store_definitions(
 
     assert [r.json()["applied"] for r in (newer, older, same)] == [True, False, False]
     view = api.get(f"/api/locations/{name}").json()
-    assert (view["status"], view["server"], view["message"]) == ("LOADED", f"{name}-g1-i0", "")
+    assert (view["status"], view["server"], reported(view["message"])) == ("LOADED", f"{name}-g1-i0", "")
     assert [job["name"] for job in view["definitions"]["jobs"]] == ["greet", "noop"]
 
     # A report without definitions keeps the ones already known.
     unhealthy = agent_api.put(url, json=report(name, 6, "UNHEALTHY", message="probe failed", generation=2))
     assert unhealthy.json() == {"applied": True}
     view = api.get(f"/api/locations/{name}").json()
-    assert (view["status"], view["generation"], view["message"]) == ("UNHEALTHY", 2, "probe failed")
+    assert (view["status"], view["generation"], reported(view["message"])) == ("UNHEALTHY", 2, "probe failed")
     assert [job["name"] for job in view["definitions"]["jobs"]] == ["greet", "noop"]
 
 
@@ -167,7 +183,11 @@ async def test_remove_signals_stop_and_a_stopped_location_can_be_added_again(
 
     assert again.status_code == 201
     view = again.json()
-    assert (view["status"], view["spec"]["port"], view["definitions"]) == ("STARTING", 4200, {"jobs": []})
+    assert (view["status"], view["spec"]["port"], view["definitions"]) == (
+        "STARTING",
+        4200,
+        NO_DEFINITIONS,
+    )
     description = await temporal_client.get_workflow_handle(f"location:{name}").describe()
     assert description.run_id != first_run
     state = await start_input(temporal_client, f"location:{name}", LocationState)
@@ -178,9 +198,38 @@ async def test_remove_signals_stop_and_a_stopped_location_can_be_added_again(
 
 def test_create_that_temporal_refuses_is_503_and_stores_nothing(api: httpx.Client, unique: str):
     name = f"loc-{unique}"
-    # Temporal rejects task-queue names this long, so the workflow cannot be started.
-    response = api.post("/api/locations", json=location_spec(name, "q" * 5000))
+    # Temporal reserves task-queue names under /_sys/, so the workflow cannot be started.
+    response = api.post("/api/locations", json=location_spec(name, f"/_sys/{unique}"))
 
     assert response.status_code == 503
     assert "could not start workflow" in response.json()["detail"]
     assert api.get(f"/api/locations/{name}").status_code == 404
+
+
+def test_a_queue_name_longer_than_the_stored_one_is_422(api: httpx.Client, unique: str):
+    name = f"loc-{unique}"
+
+    response = api.post("/api/locations", json=location_spec(name, "q" * 201))
+
+    assert response.status_code == 422
+    assert "agent_queue: String should have at most 200 characters" in response.json()["detail"]
+    assert api.get(f"/api/locations/{name}").status_code == 404
+
+
+def test_a_report_that_arrives_late_takes_its_place_in_the_history_but_not_the_status(
+    api: httpx.Client, agent_api: httpx.Client, unique: str, queue: str
+):
+    name = f"loc-{unique}"
+    api.post("/api/locations", json=location_spec(name, queue))
+    url = f"/api/agent/locations/{name}/report"
+    for seq, status in ((1, "STARTING"), (2, "LOADED"), (4, "STARTING")):
+        assert agent_api.put(url, json=report(name, seq, status)).json() == {"applied": True}
+
+    # The crash report (seq 3) was retried and lands after the restart's STARTING (seq 4); and once more.
+    late = [agent_api.put(url, json=report(name, 3, "UNHEALTHY", message="crashed")) for _ in range(2)]
+
+    assert [r.json()["applied"] for r in late] == [False, False]
+    assert api.get(f"/api/locations/{name}").json()["status"] == "STARTING"
+    history = [(e["status"], e["message"]) for e in api.get(f"/api/locations/{name}/events").json()["events"]]
+    assert [status for status, _ in history] == ["STARTING", "LOADED", "UNHEALTHY", "STARTING"], history
+    assert history[2][1] == "crashed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -115,10 +116,13 @@ async def test_remove_finishes_the_workflow_and_then_nothing_can_be_redeployed(
 
 
 def test_redeploy_nobody_accepts_is_503_and_keeps_the_spec(
-    temporal_server: TemporalDevServer, tmp_path: Path, unique: str, queue: str
+    temporal_server: TemporalDevServer, tmp_path: Path, unique: str, queue: str, fresh_database_url: str
 ):
     plane = ControlPlane.start(
-        temporal_server.address, tmp_path, extra_env={"LONGSHOREMAN_TEMPORAL_UPDATE_TIMEOUT_S": "0.5"}
+        temporal_server.address,
+        tmp_path,
+        extra_env={"LONGSHOREMAN_TEMPORAL_UPDATE_TIMEOUT_S": "0.5"},
+        database_url=fresh_database_url,
     )
     name = f"loc-{unique}"
     try:
@@ -132,3 +136,50 @@ def test_redeploy_nobody_accepts_is_503_and_keeps_the_spec(
             assert api.get(f"/api/locations/{name}").json()["spec"]["port"] == 4000
     finally:
         plane.stop()
+
+
+async def test_a_redeploy_may_not_move_a_location_to_another_agent_queue(
+    async_api: httpx.AsyncClient, temporal_client: Client, standin_worker: Worker, unique: str, queue: str
+):
+    name = f"loc-{unique}"
+    await async_api.post("/api/locations", json=location_spec(name, queue))
+
+    moved = await async_api.put(f"/api/locations/{name}", json=location_spec(name, f"other-{unique}"))
+
+    assert moved.status_code == 422
+    assert moved.json()["detail"].startswith(f"agent_queue cannot change on a redeploy (from '{queue}' to 'other-")
+    assert (await async_api.get(f"/api/locations/{name}")).json()["spec"]["agent_queue"] == queue
+    assert await redeployed(temporal_client, name) == []
+
+
+async def test_concurrent_redeploys_through_two_replicas_store_the_spec_the_workflow_got_last(
+    control_plane: ControlPlane,
+    temporal_server: TemporalDevServer,
+    temporal_client: Client,
+    standin_worker: Worker,
+    unique: str,
+    queue: str,
+    tmp_path: Path,
+):
+    name = f"loc-{unique}"
+    replica = ControlPlane.start(temporal_server.address, tmp_path, database_url=control_plane.database_url)
+    try:
+        clients = [
+            httpx.AsyncClient(base_url=plane.url, headers={"Authorization": f"Bearer {plane.admin_token}"}, timeout=60)
+            for plane in (control_plane, replica)
+        ]
+        await clients[0].post("/api/locations", json=location_spec(name, queue))
+        for round_ in range(3):
+            specs = [location_spec(name, queue, env={"VERSION": f"{round_}-{i}"}) for i in range(6)]
+            answers = await asyncio.gather(
+                *(clients[i % 2].put(f"/api/locations/{name}", json=spec) for i, spec in enumerate(specs))
+            )
+            assert all(answer.status_code == 200 for answer in answers), [a.text for a in answers]
+            last = (await redeployed(temporal_client, name))[-1]
+            for client in clients:
+                stored = (await client.get(f"/api/locations/{name}")).json()["spec"]
+                assert LocationSpec.model_validate(stored) == last, f"round {round_}: stored {stored['env']}"
+        for client in clients:
+            await client.aclose()
+    finally:
+        replica.stop()

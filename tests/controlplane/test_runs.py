@@ -112,6 +112,18 @@ def test_same_idempotency_key_twice_gives_one_run(api: httpx.Client, loaded_loca
     assert len(runs_of(api, loaded_location)) == 1
 
 
+def test_an_idempotency_key_with_a_nul_character_finds_its_run_again(
+    api: httpx.Client, loaded_location: str, unique: str
+):
+    body = {"location": loaded_location, "job": "noop", "idempotency_key": f"nul\x00{unique}"}
+
+    first = api.post("/api/runs", json=body)
+    second = api.post("/api/runs", json=body)
+
+    assert (first.status_code, second.status_code) == (201, 200), first.text
+    assert second.json()["run"]["id"] == first.json()["run"]["id"]
+
+
 @pytest.mark.parametrize("attempt", range(3))
 def test_concurrent_launches_with_one_key_give_one_run(
     control_plane: ControlPlane, loaded_location: str, unique: str, attempt: int

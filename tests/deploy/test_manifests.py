@@ -22,10 +22,10 @@ from activities.launchers.base import LaunchError, Phase
 from activities.launchers.kubernetes import manifests
 from activities.launchers.kubernetes.api import USER_AGENT
 from activities.launchers.kubernetes.launcher import KubernetesLauncher
+from agent.settings import AgentSettings
 from contracts.agent import LaunchRunInput
 from contracts.locations import LocationSpec
 from tests.support.kube import NAMESPACE, Call, Cluster, KubeServer, launcher_settings, running
-from worker.settings import AgentSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "kubernetes"
@@ -92,7 +92,7 @@ def test_the_manifests_parse_and_fit_together() -> None:
     pod = docs[("Deployment", "longshoreman-agent")]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "longshoreman-agent"
     agent = pod["containers"][0]
-    assert agent["command"] == ["python", "-m", "worker"]
+    assert agent["command"] == ["python", "-m", "agent"]
     assert {"configMapRef": {"name": "longshoreman-agent"}} in agent["envFrom"]
     mounts = {m["mountPath"] for m in agent["volumeMounts"]}
     config = docs[("ConfigMap", "longshoreman-agent")]["data"]

@@ -74,7 +74,10 @@ def test_fields_over_their_documented_limits_are_422_with_the_sizes(
         assert tags.status_code == 422 and "the limit is 8192 bytes" in tags.json()["detail"]
         spec = {"name": f"env-{unique}", "module": "m", "env": {"BIG": "v" * 40_000}}
         env = admin.post("/api/locations", json=spec)
-        assert env.status_code == 422 and "env is 40005 bytes; the limit is 32768 bytes" in env.json()["detail"]
+        assert (
+            env.status_code == 422
+            and "env and secret_env are 40005 bytes; the limit is 32768 bytes" in env.json()["detail"]
+        )
         assert admin.get(f"/api/locations/env-{unique}").status_code == 404
         assert admin.get("/api/runs", params={"location": location}).json()["runs"] == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,13 +91,31 @@ def test_definitions_json_matches_the_contract_model():
     definitions = Definitions(jobs=[a, plain])
 
     model = DefinitionsModel.model_validate(definitions.to_dict())
-    assert model.model_dump() == definitions.to_dict()
+    # Everything the SDK writes survives the model (which also has fields only Dagster locations fill).
+    assert _as_written(model.model_dump(), definitions.to_dict()) == definitions.to_dict()
     assert [(j.name, j.description) for j in model.jobs] == [
         ("a", "Job a."),
         ("plain", "Plain functions are accepted too."),
     ]
     assert definitions.job("plain") is not None
     assert definitions.job("missing") is None
+
+
+def test_a_pool_declared_in_code_is_part_of_the_job_definition():
+    @job(pool="warehouse")
+    def load() -> None:
+        """Load a table."""
+
+    @job
+    def report() -> None:
+        """Report."""
+
+    jobs = DefinitionsModel.model_validate(Definitions(jobs=[load, report]).to_dict()).jobs
+
+    assert [(j.name, j.pool) for j in jobs] == [("load", "warehouse"), ("report", None)]
+    for bad in ("", "two words", "-dash", "x" * 101, 3):
+        with pytest.raises(ValueError, match="pool of job 'load' must be"):
+            Job(lambda: None, name="load", pool=bad)  # type: ignore[arg-type]
 
 
 def test_two_jobs_with_one_name_are_refused():
@@ -153,3 +172,12 @@ def test_load_definitions_explains_a_missing_module():
         "could not import module 'sdk_no_such_module': ModuleNotFoundError: No module named 'sdk_no_such_module'"
     )
     assert caught.value.user_traceback() == ""
+
+
+def _as_written(dumped: Any, written: Any) -> Any:
+    """`dumped` with only the keys `written` has, recursively."""
+    if isinstance(written, dict) and isinstance(dumped, dict):
+        return {key: _as_written(dumped.get(key), value) for key, value in written.items()}
+    if isinstance(written, list) and isinstance(dumped, list):
+        return [_as_written(d, w) for d, w in zip(dumped, written, strict=False)]
+    return dumped

@@ -150,3 +150,30 @@ def test_nothing_listening_is_an_os_error() -> None:
         port = sock.getsockname()[1]
     with pytest.raises(OSError):
         PlainConnection("127.0.0.1", port, 2.0).post("/a", b"", {})
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_posts_to_an_ip_address_or_a_host_name(serve: Callable[..., RawServer], host: str) -> None:
+    server = serve(fixed("200 OK", b"{}"))
+
+    assert PlainConnection(host, server.port, 5.0).post("/a", b"{}", {}) == (200, b"{}", False)
+    assert f"Host: {host}:{server.port}\r\n" in server.requests[0].decode()
+
+
+def test_posts_to_an_ipv6_address() -> None:
+    listener = socket.create_server(("::1", 0), family=socket.AF_INET6)  # the project's machines have ::1
+    port = listener.getsockname()[1]
+    answered: list[bytes] = []
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            answered.append(_read_request(conn) or b"")
+            conn.sendall(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    with listener:
+        assert PlainConnection("::1", port, 5.0).post("/a", b"{}", {}) == (204, b"", False)
+        thread.join(5)
+    assert f"Host: [::1]:{port}\r\n" in answered[0].decode()

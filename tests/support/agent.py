@@ -1,4 +1,4 @@
-"""A real agent subprocess (`python -m worker`) for tests, and helpers to wait on the control plane."""
+"""A real agent subprocess (`python -m agent`) for tests, and helpers to wait on the control plane."""
 
 from __future__ import annotations
 
@@ -38,17 +38,19 @@ class AgentProcess:
         """Start the agent; it is ready once its worker polls (a few hundred ms)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("LONGSHOREMAN_")}
         env.update(
-            LONGSHOREMAN_TEMPORAL_ADDRESS=self.temporal_address,
+            LONGSHOREMAN_TEMPORAL__ADDRESS=self.temporal_address,
             LONGSHOREMAN_CONTROL_PLANE_URL=self.control_plane_url,
             LONGSHOREMAN_AGENT_TOKEN=self.agent_token,
             LONGSHOREMAN_TASK_QUEUE=self.task_queue,
             LONGSHOREMAN_STATE_DIR=str(self.state_dir),
+            # A beat a second: the test control planes call an agent silent after a few seconds.
+            LONGSHOREMAN_HEARTBEAT_INTERVAL_S="1",
         )
         env.update(key_env(self.encryption_keys))
         env.update(self.extra_env)
         with open(self.log_file, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "worker"],
+                [sys.executable, "-m", "agent"],
                 cwd=REPO_ROOT,
                 env=env,
                 stdout=log,

@@ -17,6 +17,31 @@ from longshoreman.dev.temporal_server import free_port
 from tests.support.encryption import key_env
 
 
+def process_env(
+    temporal_address: str, database_url: str, port: int | None = None, encryption_keys: str | None = None
+) -> dict[str, str]:
+    """The environment of a control-plane process (or `longshoreman control-plane migrate`) under test: ours, less
+    any LONGSHOREMAN_* setting, plus its database, port (default: a free one), Temporal and payload keys."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LONGSHOREMAN_")}
+    env.update(
+        LONGSHOREMAN_DATABASE_URL=database_url,
+        LONGSHOREMAN_HOST="127.0.0.1",
+        LONGSHOREMAN_PORT=str(port or free_port()),
+        LONGSHOREMAN_TEMPORAL__ADDRESS=temporal_address,
+        LONGSHOREMAN_LOG_LEVEL="warning",
+        LONGSHOREMAN_AGENT_TIMEOUT_S="4",  # the test agents beat every second
+        # Control planes of different databases share the session's Temporal: each serves its own alert queue.
+        LONGSHOREMAN_ALERTS_TASK_QUEUE=f"controlplane-{secrets.token_hex(5)}",
+    )
+    env.update(key_env(encryption_keys))
+    return env
+
+
+def run_to_exit(argv: list[str], env: dict[str, str], timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Run a command that should end by itself (a refused start, a migration); its exit code and output."""
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+
+
 @dataclass
 class ControlPlane:
     """A running control plane: its URL, the bootstrap admin token and the process."""
@@ -38,26 +63,21 @@ class ControlPlane:
         timeout_s: float = 30.0,
         extra_env: dict[str, str] | None = None,
         encryption_keys: str | None = None,
+        database_url: str | None = None,
+        admin_token: str | None = None,
     ) -> ControlPlane:
-        """Start `python -m controlplane` on a free port with a fresh SQLite file under `root`; wait until healthy.
+        """Start `python -m controlplane` on a free port; wait until healthy.
 
-        `extra_env` adds or overrides environment variables (e.g. other LONGSHOREMAN_* settings).
-        `encryption_keys` (default: the test session's) encrypt the payloads it sends to Temporal.
+        `database_url` (default: a fresh SQLite file under `root`) is its database; `extra_env` adds or overrides
+        environment variables (e.g. other LONGSHOREMAN_* settings); `encryption_keys` (default: the test
+        session's) encrypt the payloads it sends to Temporal; `admin_token` (default: a new one) is its bootstrap token.
         """
         root.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        admin_token = secrets.token_urlsafe(32)
-        database_url = f"sqlite:///{root / 'controlplane.db'}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LONGSHOREMAN_")}
-        env.update(
-            LONGSHOREMAN_DATABASE_URL=database_url,
-            LONGSHOREMAN_HOST="127.0.0.1",
-            LONGSHOREMAN_PORT=str(port),
-            LONGSHOREMAN_TEMPORAL_ADDRESS=temporal_address,
-            LONGSHOREMAN_ADMIN_TOKEN=admin_token,
-            LONGSHOREMAN_LOG_LEVEL="warning",
-        )
-        env.update(key_env(encryption_keys))
+        admin_token = admin_token or secrets.token_urlsafe(32)
+        database_url = database_url or f"sqlite:///{root / 'controlplane.db'}"
+        env = process_env(temporal_address, database_url, port, encryption_keys)
+        env.update(LONGSHOREMAN_ADMIN_TOKEN=admin_token)
         env.update(extra_env or {})
         log_file = root / "controlplane.log"
         plane = cls(
@@ -105,10 +125,11 @@ class ControlPlane:
         self._clients.append(client)
         return client
 
-    def create_agent_token(self, name: str = "test-agent") -> str:
-        """A new agent token (for PUT /api/agent/... and for agents under test)."""
+    def create_agent_token(self, name: str = "test-agent", queues: list[str] | None = None) -> str:
+        """A new agent token (for PUT /api/agent/... and for agents under test); it serves `queues` (default: any)."""
         with httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.admin_token}"}) as client:
-            response = client.post("/api/tokens", json={"kind": "agent", "name": name})
+            body = {"kind": "agent", "name": name, "queues": queues or ["*"]}
+            response = client.post("/api/tokens", json=body)
             response.raise_for_status()
             token: str = response.json()["token"]
             return token

@@ -25,6 +25,7 @@ from tests.support.stack import Stack
 EXAMPLE_IMAGE = os.environ.get("LONGSHOREMAN_EXAMPLE_IMAGE", "longshoreman-hello:dev")
 PROJECT_IMAGE = os.environ.get("LONGSHOREMAN_IMAGE", "longshoreman:dev")
 BASE_IMAGE = os.environ.get("LONGSHOREMAN_BASE_IMAGE", "longshoreman-base:py3.11")
+DAGSTER_IMAGE = os.environ.get("LONGSHOREMAN_DAGSTER_IMAGE", "longshoreman-dagster:dev")
 HOW_TO_START = (
     "start an engine and build the images with `make docker-up` (as root: it installs docker.io if needed, "
     "starts dockerd, builds the offline base image and the project images)"
@@ -38,7 +39,8 @@ def engine_problem() -> str | None:
         client.ping()
     except docker.errors.DockerException as err:
         return f"no Docker engine answers ({err})"
-    missing = [image for image in (EXAMPLE_IMAGE, PROJECT_IMAGE, BASE_IMAGE) if not _has_image(client, image)]
+    images = (EXAMPLE_IMAGE, PROJECT_IMAGE, BASE_IMAGE, DAGSTER_IMAGE)
+    missing = [image for image in images if not _has_image(client, image)]
     if missing:
         return f"the docker test images are missing: {', '.join(missing)}"
     return None

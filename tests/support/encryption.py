@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from contracts.codec import KEYS_ENV, KeyRing, generate_keyring
+from runtime.codec import KEYS_ENV, KeyRing, generate_keyring
 
 
 @cache

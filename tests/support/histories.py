@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts.codec import KeyRing
+from runtime.codec import KeyRing
 
 HISTORY_DIR = Path(__file__).resolve().parents[1] / "histories"
 # Committed on purpose (TEST-ONLY, protects nothing): CI must decrypt the recorded payloads to replay them.
@@ -37,7 +37,18 @@ LOCATION_SCENARIOS = (
     "location_continue_as_new_second_run",
     "location_stop",
 )
-SCENARIOS = RUN_SCENARIOS + LOCATION_SCENARIOS
+AUTOMATION_SCENARIOS = (
+    "schedule_tick",
+    "schedule_tick_waiting_for_its_run",
+    "sensor_ticks_then_stopped",
+    "backfill",
+)
+# The control plane's workflows: an alert whose webhook was down for its first attempt; an agent's watch.
+ALERT_SCENARIOS = (
+    "alert_delivered_after_a_failed_attempt",
+    "agent_watch",
+)
+SCENARIOS = RUN_SCENARIOS + LOCATION_SCENARIOS + AUTOMATION_SCENARIOS + ALERT_SCENARIOS
 
 
 def all_history_files() -> list[Path]:

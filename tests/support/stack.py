@@ -68,6 +68,13 @@ class Stack:
         assert response.status_code in (200, 201), response.text
         return str(response.json()["run"]["id"])
 
+    def started_sleepy(self, seconds: float, **fields: Any) -> tuple[str, int]:
+        """Deploy the hello location, launch `sleepy` and wait until it runs: (run id, worker pid)."""
+        self.add_location(self.spec())
+        run_id = self.launch("sleepy", {"seconds": seconds}, **fields)
+        self.wait_run(run_id, {"STARTED"})
+        return run_id, self.worker_pid(run_id)
+
     def run(self, run_id: str) -> dict[str, Any]:
         """GET a run."""
         return dict(get_json(self.client, f"/api/runs/{run_id}"))

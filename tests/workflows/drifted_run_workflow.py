@@ -6,7 +6,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from contracts.agent import RunResult, RunWorkflowInput
-    from contracts.statuses import RunStatus
+    from contracts.run_protocol import RunStatus
     from contracts.temporal import RUN_WORKFLOW
     from workflows.run_workflow import RunWorkflow
 

@@ -77,7 +77,7 @@ async def test_a_secret_in_the_location_env_reaches_temporal_only_encrypted(
     assert secret not in show_history(temporal_server, f"run:{run_id}")
 
     # `longshoreman replay` fetches both histories from Temporal and replays them with the keys.
-    env = {"PATH": os.environ["PATH"], "LONGSHOREMAN_TEMPORAL_ADDRESS": temporal_server.address} | key_env()
+    env = {"PATH": os.environ["PATH"], "LONGSHOREMAN_TEMPORAL__ADDRESS": temporal_server.address} | key_env()
     for target in ([run_id], ["--location", location["name"], "--all-runs"]):
         replay = subprocess.run(
             [sys.executable, "-m", "longshoreman", "replay", *target], env=env, capture_output=True, text=True
@@ -121,5 +121,6 @@ async def test_runs_are_found_by_search_attributes_and_linked_to_the_temporal_ui
     run = stack.run(ok)
     assert run["temporal_url"] == f"http://127.0.0.1:8233/namespaces/default/workflows/run%3A{ok}"
     assert stack.location(name)["temporal_url"].endswith(f"/workflows/location%3A{name}")
-    page = stack.client.get("/").text
-    assert "temporal_url" in page and "workflowLink" in page
+    # The run's page links its workflow in the Temporal Web UI.
+    page = stack.client.get(f"/runs/{ok}").text
+    assert f'href="{run["temporal_url"]}"' in page

@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from contracts.codec import ENCODING
+from agent.replay import HistoryReplayer, load_history
+from longshoreman.cli.replay import replayable_workflows
+from runtime.codec import ENCODING
 from tests.support.agent import REPO_ROOT
 from tests.support.histories import (
     HISTORY_DIR,
@@ -25,7 +27,6 @@ from tests.support.histories import (
     recording_keyring,
 )
 from tests.workflows.drifted_run_workflow import DriftedRunWorkflow
-from worker.replay import HistoryReplayer, load_history
 from workflows.location_workflow import CodeLocationWorkflow
 
 
@@ -35,7 +36,7 @@ def test_every_workflow_path_has_a_recorded_history() -> None:
 
 
 async def test_all_recorded_histories_replay_cleanly() -> None:
-    replayer = HistoryReplayer(recording_keyring())
+    replayer = HistoryReplayer(recording_keyring(), workflows=replayable_workflows())
     files = all_history_files()
     assert any(path.parent != HISTORY_DIR for path in files), "the shipped releases' histories are missing"
     histories = [load_history(path.read_text(), str(path.relative_to(HISTORY_DIR))) for path in files]
@@ -85,7 +86,7 @@ async def test_a_non_deterministic_change_is_pinpointed() -> None:
 
 
 async def test_replay_without_the_key_says_the_key_is_missing() -> None:
-    from contracts.codec import generate_keyring
+    from runtime.codec import generate_keyring
 
     history = load_history(history_file("run_success").read_text(), "run_success")
     verdict = await HistoryReplayer(generate_keyring(["other"])).verdict(history)
@@ -93,7 +94,10 @@ async def test_replay_without_the_key_says_the_key_is_missing() -> None:
     assert "test-only-histories" in verdict.error, verdict.error
 
 
-@pytest.mark.parametrize("scenario", ["run_cancel", "location_redeploy"])
+@pytest.mark.parametrize(
+    "scenario",
+    ["run_cancel", "location_redeploy", "sensor_ticks_then_stopped", "alert_delivered_after_a_failed_attempt"],
+)
 def test_the_replay_command_replays_a_history_file(scenario: str) -> None:
     env = {"PATH": "/usr/bin:/bin", "LONGSHOREMAN_ENCRYPTION_KEY_FILE": str(KEY_FILE)}
     result = subprocess.run(

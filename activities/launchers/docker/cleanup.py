@@ -6,11 +6,9 @@ workflow was terminated, or the location removed while the agent was down. How t
 
 - labels say what each container is (location + generation + instance, or run id + attempt), and the
   watcher's cache already holds every container of this agent: no extra list call;
-- an `OwnerCheck` the agent gives it says whether a location or run still exists. The agent's check
-  (`TemporalOwners`) asks Temporal, where the workflows live: a run exists while `run:<id>` is running; a
-  location exists while `location:<name>` is running, and its query says which instance serves and which was
-  launched last, so a server instance the workflow left behind (its stop failed) is an orphan too.
-  Anything the check cannot answer (Temporal down) is left alone until the next sweep.
+- the rule of activities/launchers/orphans.py (`is_orphan`, every launcher's) with the agent's owner check
+  (`TemporalOwners`), which asks Temporal where the workflows live. Anything the check cannot answer
+  (Temporal down) is left alone until the next sweep.
 
 Containers younger than `orphan_grace_s` are never orphans: their workflow may not be visible yet.
 """
@@ -24,12 +22,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 import docker
 import docker.errors
 
 from activities.launchers.docker.containers import (
+    LABEL_ATTEMPT,
     LABEL_INSTANCE,
     LABEL_LOCATION,
     LABEL_NAME,
@@ -41,29 +39,9 @@ from activities.launchers.docker.containers import (
 )
 from activities.launchers.docker.settings import DockerLauncherSettings
 from activities.launchers.docker.watcher import ContainerState, ContainerWatcher, parse_time
+from activities.launchers.orphans import Managed, OwnerCheck, is_orphan
 
 log = logging.getLogger("longshoreman.docker.cleanup")
-
-
-@dataclass(frozen=True)
-class LocationOwner:
-    """What the owner of a location's server containers says: does it exist, and which instances are current."""
-
-    exists: bool
-    server: str | None = None  # handle name of the serving instance
-    latest_instance: int = 0  # the instance launched last (it may still be starting)
-
-
-class OwnerCheck(Protocol):
-    """Answers whether the owner of a container still exists; None when it cannot tell right now."""
-
-    async def location(self, name: str) -> LocationOwner | None:
-        """The location's current instances, or exists=False if it is gone."""
-        ...
-
-    async def run_exists(self, run_id: str) -> bool | None:
-        """True while the run is not finished."""
-        ...
 
 
 @dataclass
@@ -73,6 +51,22 @@ class SweepReport:
     finished: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
     markers: list[str] = field(default_factory=list)
+
+
+def managed_item(state: ContainerState) -> Managed | None:
+    """The code server or run worker a container is (None for other kinds, e.g. a stop marker)."""
+    if state.kind not in (SERVER, WORKER):
+        return None
+    labels = state.labels
+    return Managed(
+        kind="worker" if state.kind == WORKER else "server",
+        name=labels.get(LABEL_NAME, ""),
+        created=state.created,
+        location=labels.get(LABEL_LOCATION, ""),
+        instance=int(labels.get(LABEL_INSTANCE, "0") or 0),
+        run_id=labels.get(LABEL_RUN_ID, ""),
+        attempt=int(labels.get(LABEL_ATTEMPT, "0") or 0),
+    )
 
 
 class Cleanup:
@@ -154,20 +148,8 @@ class Cleanup:
         return report
 
     async def _orphaned(self, state: ContainerState) -> bool:
-        if self._owners is None:
-            return False
-        if state.kind == WORKER:
-            return await self._owners.run_exists(state.labels.get(LABEL_RUN_ID, "")) is False
-        if state.kind != SERVER:
-            return False
-        owner = await self._owners.location(state.labels.get(LABEL_LOCATION, ""))
-        if owner is None:
-            return False
-        if not owner.exists:
-            return True
-        instance = int(state.labels.get(LABEL_INSTANCE, "0") or 0)
-        # The serving instance and any launched since (a restart or a redeploy under way) belong to the workflow.
-        return state.labels.get(LABEL_NAME) != owner.server and instance < owner.latest_instance
+        item = managed_item(state)
+        return self._owners is not None and item is not None and await is_orphan(item, self._owners)
 
     async def _remove(self, client: docker.DockerClient, state: ContainerState, removed: list[str]) -> None:
         try:

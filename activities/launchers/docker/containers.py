@@ -10,13 +10,15 @@ an agent restart and the cleanup find containers by them:
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from activities.launchers.base import run_worker_env
 from activities.launchers.docker.settings import DockerLauncherSettings
 from contracts.agent import LaunchRunInput
+from contracts.code_server_protocol import PORT_VAR, code_server_command
 from contracts.locations import LocationSpec
+from contracts.run_protocol import run_worker_command
 
 MANAGED_BY = "longshoreman"
 LABEL_MANAGED_BY = "longshoreman.managed-by"
@@ -128,11 +130,9 @@ def server_args(
     args = _common(spec, settings, container_name(agent, handle_name), labels)
     host_network = network_of(spec, settings) == "host"
     # On the host network the server shares the host's ports: bind where published ports would.
-    values = {"port": str(port), "host": settings.publish_host if host_network else "0.0.0.0", "module": spec.module}
-    default = [settings.python, "-m", "longshoreman", "code-server", "--module", "{module}"]
-    default += ["--port", "{port}", "--host", "{host}"]
-    args["command"] = [part.format(**values) for part in (spec.command or default)]
-    args["environment"] = {"PYTHONUNBUFFERED": "1", **spec.env, "LONGSHOREMAN_PORT": str(port)}
+    host = settings.publish_host if host_network else "0.0.0.0"
+    args["command"] = code_server_command(settings.python, spec.module, port, host, spec.command, spec.framework)
+    args["environment"] = {"PYTHONUNBUFFERED": "1", **spec.process_env(), PORT_VAR: str(port)}
     if not host_network and settings.server_access == "published-port":
         args["ports"] = {f"{port}/tcp": (settings.publish_host, None)}
     return args
@@ -155,21 +155,15 @@ def worker_args(
         LABEL_JOB: request.job[:200],
     }
     args = _common(spec, settings, container_name(agent, handle_name), labels)
-    args["command"] = [settings.python, "-m", "longshoreman", "execute-run"]
-    args["environment"] = {
-        "PYTHONUNBUFFERED": "1",
-        **spec.env,
-        "LONGSHOREMAN_RUN_ID": request.run_id,
-        "LONGSHOREMAN_RUN_ATTEMPT": str(request.attempt),
-        "LONGSHOREMAN_RUN_MODULE": spec.module,
-        "LONGSHOREMAN_RUN_JOB": request.job,
-        "LONGSHOREMAN_RUN_CONFIG": json.dumps(request.config),
-        "LONGSHOREMAN_RUN_TAGS": json.dumps(request.tags),
-        "LONGSHOREMAN_CONTROL_PLANE_URL": str(settings.control_plane_url),
-        "LONGSHOREMAN_RUN_TOKEN": token,
-        "LONGSHOREMAN_STARTED_FILE": STARTED_FILE,
-        "LONGSHOREMAN_TERMINATION_FILE": TERMINATION_FILE,
-    }
+    args["command"] = run_worker_command(settings.python)
+    run_env = run_worker_env(
+        request,
+        str(settings.control_plane_url),
+        token=token,
+        started_file=STARTED_FILE,
+        termination_file=TERMINATION_FILE,
+    )
+    args["environment"] = {"PYTHONUNBUFFERED": "1", **spec.process_env(), **run_env.to_env()}
     return args
 
 

@@ -27,14 +27,15 @@ import docker
 import docker.errors
 import requests
 
-from activities.launchers.base import LaunchError, Phase, ProcessView, TokenSource, server_name, worker_name
+from activities.launchers.base import LaunchError, Phase, ProcessView, TokenSource
 from activities.launchers.docker import containers
-from activities.launchers.docker.cleanup import Cleanup, OwnerCheck
+from activities.launchers.docker.cleanup import Cleanup, managed_item
 from activities.launchers.docker.images import ensure_image
 from activities.launchers.docker.settings import DockerLauncherSettings
 from activities.launchers.docker.watcher import ContainerState, ContainerWatcher
+from activities.launchers.orphans import Managed, OwnerCheck
 from contracts.agent import LaunchRunInput, StopResult
-from contracts.handles import ServerHandle, WorkerHandle
+from contracts.handles import CodeServerHandle, RunWorkerHandle, code_server_name, run_worker_name
 from contracts.locations import LauncherKind, LocationSpec
 
 log = logging.getLogger("longshoreman.docker")
@@ -73,11 +74,16 @@ class DockerLauncher:
         """At agent shutdown: stop watching; the containers keep running for the next agent to adopt."""
         self.close()
 
+    async def managed(self) -> list[Managed]:
+        """Every live code-server and run-worker container of this agent (from the watcher's cache)."""
+        items = (managed_item(state) for state in self.watcher.states() if not state.ended)
+        return [item for item in items if item is not None]
+
     # ---- code servers -----------------------------------------------------------------------
 
-    async def launch_server(self, spec: LocationSpec, generation: int, instance: int) -> ServerHandle:
+    async def launch_server(self, spec: LocationSpec, generation: int, instance: int) -> CodeServerHandle:
         """Start the code-server container of this instance, or adopt the one a previous attempt started."""
-        name = server_name(spec.name, generation, instance)
+        name = code_server_name(spec.name, generation, instance)
         cname = containers.container_name(self.agent, name)
         existing = await self._inspect(cname)
         if existing is not None and existing.status not in ALIVE:
@@ -96,30 +102,29 @@ class DockerLauncher:
             existing = await self._create(cname, args)
         if existing.status == "created":
             existing = await self._start(cname)
-        return ServerHandle(
-            name=name,
-            location=spec.name,
-            generation=generation,
-            instance=instance,
-            launcher=self.kind,
+        return CodeServerHandle.of(
+            self.kind,
+            spec.name,
+            generation,
+            instance,
             url=self._server_url(spec, existing),
             ref={"container": existing.id[:12], "port": int(existing.labels.get(containers.LABEL_PORT, spec.port))},
             launched_at=existing.created,
         )
 
-    async def server_state(self, handle: ServerHandle) -> ProcessView:
+    async def server_state(self, handle: CodeServerHandle) -> ProcessView:
         """Observe a code server from the cache."""
         await self.watcher.wait_synced(SYNC_WAIT_S)
         return _server_view(self.watcher.get(containers.container_name(self.agent, handle.name)))
 
-    async def wait_server_end(self, handle: ServerHandle, timeout_s: float) -> ProcessView:
+    async def wait_server_end(self, handle: CodeServerHandle, timeout_s: float) -> ProcessView:
         """Wait for the server's container to end, woken by the event stream (no polling)."""
         await self.watcher.wait_synced(SYNC_WAIT_S)
         cname = containers.container_name(self.agent, handle.name)
         state = await self.watcher.wait_for(cname, lambda s: _server_view(s).phase in _ENDED, timeout_s)
         return _server_view(state)
 
-    async def stop_server(self, handle: ServerHandle, grace_s: float) -> StopResult:
+    async def stop_server(self, handle: CodeServerHandle, grace_s: float) -> StopResult:
         """Stop the server's container (SIGTERM, grace, SIGKILL) and remove it; idempotent."""
         cname = containers.container_name(self.agent, handle.name)
         result = await self._stop(cname, grace_s)
@@ -128,9 +133,9 @@ class DockerLauncher:
 
     # ---- run workers ------------------------------------------------------------------------
 
-    async def launch_worker(self, request: LaunchRunInput, token: TokenSource) -> WorkerHandle:
+    async def launch_worker(self, request: LaunchRunInput, token: TokenSource) -> RunWorkerHandle:
         """Start the container of one run attempt, or adopt it whatever its state: an attempt never runs twice."""
-        name = worker_name(request.run_id, request.attempt)
+        name = run_worker_name(request.run_id, request.attempt)
         cname = containers.container_name(self.agent, name)
         existing = await self._inspect(cname)
         if existing is None:
@@ -151,21 +156,20 @@ class DockerLauncher:
         if existing.status == "created":
             await self._refuse_if_stopped(name)
             existing = await self._start(cname)
-        return WorkerHandle(
-            name=name,
-            run_id=request.run_id,
-            attempt=request.attempt,
-            launcher=self.kind,
+        return RunWorkerHandle.of(
+            self.kind,
+            request.run_id,
+            request.attempt,
             ref={"container": existing.id[:12]},
             launched_at=existing.created,
         )
 
-    async def worker_state(self, handle: WorkerHandle) -> ProcessView:
+    async def worker_state(self, handle: RunWorkerHandle) -> ProcessView:
         """Observe a run worker from the cache: PENDING until its job has started, then RUNNING."""
         await self.watcher.wait_synced(SYNC_WAIT_S)
         return _worker_view(self.watcher.get(containers.container_name(self.agent, handle.name)))
 
-    async def wait_worker(self, handle: WorkerHandle, phases: frozenset[Phase], timeout_s: float) -> ProcessView:
+    async def wait_worker(self, handle: RunWorkerHandle, phases: frozenset[Phase], timeout_s: float) -> ProcessView:
         """Wait until the worker's phase is one of `phases`, woken by the event stream and the start probe."""
         await self.watcher.wait_synced(SYNC_WAIT_S)
         cname = containers.container_name(self.agent, handle.name)
@@ -177,7 +181,7 @@ class DockerLauncher:
 
         The container stays (exit status and logs readable) until the retention period has passed.
         """
-        name = worker_name(run_id, attempt)
+        name = run_worker_name(run_id, attempt)
         cname = containers.container_name(self.agent, name)
         await self._engine(self._mark_stopped, name, run_id, attempt)
         existing = await self._inspect(cname)

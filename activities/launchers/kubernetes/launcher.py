@@ -1,6 +1,6 @@
 """Kubernetes launcher: a Deployment + Service per code-server instance, one Job per run attempt.
 
-Everything is found again by name (server_name / worker_name) and labels, so a retried activity or a
+Everything is found again by name (code_server_name / run_worker_name) and labels, so a retried activity or a
 restarted agent adopts what exists: a create that answers 409 Conflict means "already there, adopt it",
 and a run attempt whose Job exists (running or finished) is never created twice. State calls read the
 watch cache (watcher.py) and never call the API. The run token travels in a per-run Secret that the pod
@@ -20,14 +20,17 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from activities.launchers.base import LaunchError, Phase, ProcessView, TokenSource, server_name, worker_name
-from activities.launchers.kubernetes import manifests, reasons
+from temporalio.exceptions import ApplicationError
+
+from activities.launchers.base import LaunchError, Phase, ProcessView, TokenSource
+from activities.launchers.kubernetes import inventory, manifests, reasons
 from activities.launchers.kubernetes.api import MERGE_PATCH, ApiError, KubeApi
 from activities.launchers.kubernetes.settings import KubernetesLauncherSettings
-from activities.launchers.kubernetes.wakeups import Wakeups
 from activities.launchers.kubernetes.watcher import WatchCache, WatchedKind, Watcher
+from activities.launchers.orphans import Managed
+from activities.launchers.wakeups import Wakeups
 from contracts.agent import LaunchRunInput, StopResult
-from contracts.handles import ServerHandle, WorkerHandle
+from contracts.handles import CodeServerHandle, RunWorkerHandle, code_server_name, run_worker_name
 from contracts.locations import LauncherKind, LocationSpec
 
 log = logging.getLogger("longshoreman.kubernetes")
@@ -35,6 +38,7 @@ Body = dict[str, Any]
 STOP_EXTRA_S = 10.0  # after the grace period, how long a stop waits for the pods to be gone
 SWEEP_S = 3600.0
 MAX_VERDICTS = 10_000
+SYNC_POLL_S = 0.05
 LOG_LINES = 200
 ENDED = frozenset({Phase.EXITED, Phase.LOST})
 
@@ -56,44 +60,49 @@ class KubernetesLauncher:
 
     # ---- code servers ---------------------------------------------------------------------
 
-    async def launch_server(self, spec: LocationSpec, generation: int, instance: int) -> ServerHandle:
+    async def launch_server(self, spec: LocationSpec, generation: int, instance: int) -> CodeServerHandle:
         """Create the instance's Deployment and Service, or adopt them."""
-        api = self._start()
-        name = server_name(spec.name, generation, instance)
+        api = await self._synced()
+        name = code_server_name(spec.name, generation, instance)
         obj = manifests.object_name(name)
         namespace = self._namespace(spec.kubernetes.namespace)
         _require_image(spec)
         labels = manifests.server_labels(spec, generation, instance, obj, self.settings.agent_name)
         body = manifests.deployment(spec, obj, namespace, labels, self.settings)
+        if spec.secret_env:
+            await self._put_secret(manifests.env_secret(obj, namespace, labels, spec.secret_env))
         created = await self._create(api.apps.create_namespaced_deployment, api.apps.read_namespaced_deployment, body)
         await self._create(api.core.create_namespaced_service, None, manifests.service(spec, obj, namespace, labels))
         self._cache.seed("Deployment", namespace, created)
-        return ServerHandle(
-            name=name,
-            location=spec.name,
-            generation=generation,
-            instance=instance,
-            launcher=self.kind,
+        return CodeServerHandle.of(
+            self.kind,
+            spec.name,
+            generation,
+            instance,
             url=self.settings.server_url_template.format(service=obj, namespace=namespace, port=spec.port),
             ref={"namespace": namespace, "object": obj, "startup_timeout_s": math.ceil(spec.startup_timeout_s)},
-            launched_at=_created_at(created),
+            launched_at=manifests.created_at(created),
         )
 
-    async def server_state(self, handle: ServerHandle) -> ProcessView:
+    async def server_state(self, handle: CodeServerHandle) -> ProcessView:
         """RUNNING while a pod is ready; EXITED/LOST once every pod has failed or the Deployment is gone."""
-        self._start()
+        await self._synced()
         namespace, obj = _server_ref(handle)
         observed = self._cache.observe("Deployment", namespace, obj)
         timeout = float(handle.ref.get("startup_timeout_s", 60))
         return reasons.server_view(observed, self._clock(handle.launched_at), self.settings, timeout)
 
-    async def stop_server(self, handle: ServerHandle, grace_s: float) -> StopResult:
+    async def stop_server(self, handle: CodeServerHandle, grace_s: float) -> StopResult:
         """Delete the Deployment (its pods get their grace period) and the Service; idempotent."""
-        api = self._start()
         namespace, obj = _server_ref(handle)
+        return await self._delete_server(namespace, obj, grace_s)
+
+    async def _delete_server(self, namespace: str, obj: str, grace_s: float) -> StopResult:
+        api = self._start()
         options = {"grace_period_seconds": math.ceil(grace_s), "propagation_policy": "Foreground"}
         found = await self._delete(api.apps.delete_namespaced_deployment, obj, namespace, **options)
         found = await self._delete(api.core.delete_namespaced_service, obj, namespace) or found
+        await self._delete(api.core.delete_namespaced_secret, obj, namespace)  # its secret_env, if it had one
         if not found:
             return StopResult(stopped=True, detail="already gone")
         # Foreground deletion keeps the Deployment until its pods are gone: its disappearance means stopped.
@@ -103,7 +112,7 @@ class KubernetesLauncher:
         detail = "deleted the Deployment and Service" + ("" if gone else "; pods still terminating")
         return StopResult(stopped=True, detail=detail)
 
-    async def wait_server_end(self, handle: ServerHandle, timeout_s: float) -> ProcessView:
+    async def wait_server_end(self, handle: CodeServerHandle, timeout_s: float) -> ProcessView:
         """The server's view once it has ended (woken by watch events), or its current view after `timeout_s`."""
         self._start()
         obj = _server_ref(handle)[1]
@@ -111,10 +120,10 @@ class KubernetesLauncher:
 
     # ---- run workers ----------------------------------------------------------------------
 
-    async def launch_worker(self, request: LaunchRunInput, token: TokenSource) -> WorkerHandle:
+    async def launch_worker(self, request: LaunchRunInput, token: TokenSource) -> RunWorkerHandle:
         """Create the attempt's Job (and its token Secret), or adopt the Job that exists, finished or not."""
-        api = self._start()
-        name = worker_name(request.run_id, request.attempt)
+        api = await self._synced()
+        name = run_worker_name(request.run_id, request.attempt)
         options = manifests.effective_options(request.location.kubernetes, request.kubernetes)
         namespace = self._namespace(options.namespace)
         _require_image(request.location)
@@ -123,7 +132,8 @@ class KubernetesLauncher:
             if await self._stop_requested(name):
                 raise LaunchError("stopped before it started: not launching")
             labels = manifests.worker_labels(request, name, self.settings.agent_name)
-            await self._put_secret(manifests.token_secret(name, namespace, labels, await token()))
+            secret = manifests.token_secret(name, namespace, labels, await token(), request.location.secret_env)
+            await self._put_secret(secret)
             body = manifests.job(request, options, name, namespace, labels, self.settings, self._control_plane_url)
             job = await self._create(api.batch.create_namespaced_job, api.batch.read_namespaced_job, body)
             if await self._stop_requested(name):
@@ -133,21 +143,20 @@ class KubernetesLauncher:
                 raise LaunchError("stopped while starting: not launching")
         await self._own_secret(namespace, job)
         self._cache.seed("Job", namespace, job)
-        return WorkerHandle(
-            name=name,
-            run_id=request.run_id,
-            attempt=request.attempt,
-            launcher=self.kind,
+        return RunWorkerHandle.of(
+            self.kind,
+            request.run_id,
+            request.attempt,
             ref={
                 "namespace": namespace,
                 "start_timeout_s": math.ceil(request.start_timeout_s or self.settings.worker_start_timeout_s),
             },
-            launched_at=_created_at(job),
+            launched_at=manifests.created_at(job),
         )
 
-    async def worker_state(self, handle: WorkerHandle) -> ProcessView:
+    async def worker_state(self, handle: RunWorkerHandle) -> ProcessView:
         """The Job's pod: PENDING, RUNNING, EXITED with its exit status, or LOST with the concrete reason."""
-        self._start()
+        await self._synced()
         if handle.name in self._verdicts:
             return self._verdicts[handle.name]
         namespace = str(handle.ref.get("namespace", self.settings.namespace))
@@ -162,7 +171,7 @@ class KubernetesLauncher:
             self._spawn(self._remove_stuck(namespace, handle.name))
         return verdict.view
 
-    async def wait_worker(self, handle: WorkerHandle, phases: frozenset[Phase], timeout_s: float) -> ProcessView:
+    async def wait_worker(self, handle: RunWorkerHandle, phases: frozenset[Phase], timeout_s: float) -> ProcessView:
         """The worker's view once its phase is in `phases` (woken by watch events), or after `timeout_s`."""
         self._start()
         return await self._wakeups.until_view(handle.name, lambda: self.worker_state(handle), phases, timeout_s)
@@ -170,7 +179,7 @@ class KubernetesLauncher:
     async def stop_worker(self, run_id: str, attempt: int, grace_s: float) -> StopResult:
         """Refuse later launches of the attempt, then delete its pod (with the grace period) and Job."""
         api = self._start()
-        name = worker_name(run_id, attempt)
+        name = run_worker_name(run_id, attempt)
         ended = self._ended_worker(name)
         marker = manifests.stop_marker(name, self.settings.namespace, run_id, attempt, self.settings.agent_name, _now())
         await self._create(api.core.create_namespaced_config_map, None, marker)
@@ -189,6 +198,21 @@ class KubernetesLauncher:
             # It had ended by itself before the stop: how tells the workflow whether its outcome stands.
             return StopResult(stopped=True, detail=detail, exit_code=ended.exit_code, signal=ended.signal)
         return StopResult(stopped=True, detail=detail)
+
+    # ---- orphans (activities/launchers/orphans.py) -----------------------------------------
+
+    async def managed(self) -> list[Managed]:
+        """Every code-server Deployment and unfinished run Job of this agent in the watch cache."""
+        self._start()
+        return inventory.managed(self._cache) if self._cache.synced() else []
+
+    async def stop_orphan(self, item: Managed, grace_s: float) -> None:
+        """Delete an orphan's Job (marked stopped: never relaunched) or its Deployment and Service."""
+        if item.kind == "worker":
+            await self.stop_worker(item.run_id, item.attempt, grace_s)
+            return
+        for namespace, obj in inventory.server_objects(self._cache, item):
+            await self._delete_server(namespace, obj, grace_s)
 
     def _ended_worker(self, name: str) -> ProcessView | None:
         """The view of a worker whose pod had already exited (from the watch cache), else None."""
@@ -240,7 +264,7 @@ class KubernetesLauncher:
                 continue
             if (meta.get("labels") or {}).get(manifests.COMPONENT) != manifests.STOP_MARKER:
                 continue
-            stopped_at = _parse_time((meta.get("annotations") or {}).get(manifests.STOPPED_AT))
+            stopped_at = manifests.parse_time((meta.get("annotations") or {}).get(manifests.STOPPED_AT))
             if stopped_at and (_now() - stopped_at).total_seconds() > self.settings.tombstone_ttl_s:
                 removed += await self._delete(api.core.delete_namespaced_config_map, meta["name"], namespace)
         return removed
@@ -274,6 +298,25 @@ class KubernetesLauncher:
             self._watcher.start()
             self._spawn(self._sweep_forever())
         return self._api
+
+    async def _synced(self) -> KubeApi:
+        """Start the watches if need be and wait for their first list (`sync_timeout_s`): until then the cache
+        cannot tell a missing object from one not listed yet. A retryable error after that long."""
+        api = self._start()
+        if self._cache.synced():
+            return api
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.sync_timeout_s
+        while not self._cache.synced():
+            if loop.time() >= deadline:
+                why = (self._watcher.last_error if self._watcher else "") or "no answer yet"
+                raise ApplicationError(
+                    f"the Kubernetes API has not answered the launcher's watches within "
+                    f"{self.settings.sync_timeout_s:g} s ({why}); retrying",
+                    type="KubernetesUnavailable",
+                )
+            await asyncio.sleep(SYNC_POLL_S)
+        return api
 
     def _namespace(self, requested: str | None) -> str:
         namespace = requested or self.settings.namespace
@@ -320,13 +363,13 @@ class KubernetesLauncher:
         return True
 
     async def _put_secret(self, secret: Body) -> None:
-        """Create the token Secret; one left by an interrupted launch gets the fresh token instead."""
+        """Create a Secret (a run's token, a server's secret_env); one left by an interrupted launch is updated."""
         api, meta = self._api, secret["metadata"]
         try:
             await api.call(api.core.create_namespaced_secret, meta["namespace"], secret)
         except ApiError as err:
             if err.status != 409:
-                raise LaunchError(f"cannot create the run's token Secret: {err}", final=err.final) from None
+                raise LaunchError(f"cannot create Secret {meta['name']}: {err}", final=err.final) from None
             patch = {"data": secret["data"]}
             await api.call(
                 api.core.patch_namespaced_secret, meta["name"], meta["namespace"], patch, _content_type=MERGE_PATCH
@@ -395,7 +438,7 @@ def _require_image(spec: LocationSpec) -> None:
         raise LaunchError("the kubernetes launcher needs a container image: set the location's `image`")
 
 
-def _server_ref(handle: ServerHandle) -> tuple[str, str]:
+def _server_ref(handle: CodeServerHandle) -> tuple[str, str]:
     return str(handle.ref.get("namespace", "default")), str(
         handle.ref.get("object", manifests.object_name(handle.name))
     )
@@ -403,18 +446,3 @@ def _server_ref(handle: ServerHandle) -> tuple[str, str]:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _created_at(obj: Body) -> datetime:
-    """When the object was created (an adopted one keeps its age), else now."""
-    return _parse_time(obj.get("metadata", {}).get("creationTimestamp")) or _now()

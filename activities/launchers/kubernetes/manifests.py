@@ -8,20 +8,22 @@ name), never by anything it keeps in memory.
 from __future__ import annotations
 
 import base64
-import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from activities.launchers.base import run_worker_env
 from activities.launchers.kubernetes.settings import KubernetesLauncherSettings
 from contracts.agent import LaunchRunInput
+from contracts.code_server_protocol import PORT_VAR, code_server_command
 from contracts.kubernetes import KubernetesOptions, KubernetesRunOverrides
 from contracts.locations import LocationSpec
+from contracts.run_protocol import TOKEN_VAR, RunWorkerEnv, run_worker_command
 
 Body = dict[str, Any]
 
 MANAGED_BY = "longshoreman.io/managed-by"
 AGENT = "longshoreman.io/agent"
-NAME = "longshoreman.io/name"  # the launcher's idempotency key: server_name() or worker_name()
+NAME = "longshoreman.io/name"  # the launcher's idempotency key: code_server_name() or run_worker_name()
 COMPONENT = "longshoreman.io/component"
 LOCATION = "longshoreman.io/location"
 GENERATION = "longshoreman.io/generation"
@@ -33,7 +35,6 @@ MANAGER = "longshoreman"
 
 CODE_SERVER, RUN_WORKER, STOP_MARKER = "code-server", "run-worker", "stop-marker"
 SERVER_CONTAINER, WORKER_CONTAINER = "code-server", "run"
-TOKEN_KEY = "LONGSHOREMAN_RUN_TOKEN"
 TERMINATION_LOG = "/dev/termination-log"
 PULL_POLICIES = {"always": "Always", "if-not-present": "IfNotPresent", "never": "Never"}
 # Docker-style memory suffixes to Kubernetes quantities ("512m" is 512 MB to docker, 0.512 bytes to Kubernetes).
@@ -200,11 +201,8 @@ def deployment(
 ) -> Body:
     """The code server: `replicas` pods of the image, ready when the health path answers."""
     options = spec.kubernetes
-    values = {"port": str(spec.port), "host": "0.0.0.0", "module": spec.module}
-    default = [settings.python, "-m", "longshoreman", "code-server", "--module", "{module}"]
-    default += ["--port", "{port}", "--host", "{host}"]
-    command = [part.format(**values) for part in (spec.command or default)]
-    env = _env(spec.env | {"PYTHONUNBUFFERED": "1", "LONGSHOREMAN_PORT": str(spec.port)})
+    command = code_server_command(settings.python, spec.module, spec.port, "0.0.0.0", spec.command, spec.framework)
+    env = _env(spec.env | {"PYTHONUNBUFFERED": "1", PORT_VAR: str(spec.port)}) + _secret_refs(name, spec.secret_env)
     container = _container(SERVER_CONTAINER, spec, options, command, env)
     container["ports"] = [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}]
     container["readinessProbe"] = {
@@ -256,22 +254,16 @@ def job(
 ) -> Body:
     """One run attempt: one pod, never restarted or retried by Kubernetes (retries are the workflow's)."""
     spec = request.location
-    run_env = {
-        "PYTHONUNBUFFERED": "1",
-        "LONGSHOREMAN_RUN_ID": request.run_id,
-        "LONGSHOREMAN_RUN_ATTEMPT": str(request.attempt),
-        "LONGSHOREMAN_RUN_MODULE": spec.module,
-        "LONGSHOREMAN_RUN_JOB": request.job,
-        "LONGSHOREMAN_RUN_CONFIG": json.dumps(request.config),
-        "LONGSHOREMAN_RUN_TAGS": json.dumps(request.tags),
-        "LONGSHOREMAN_CONTROL_PLANE_URL": control_plane_url,
-        "LONGSHOREMAN_TERMINATION_FILE": TERMINATION_LOG,
-    }
+    run_env = {"PYTHONUNBUFFERED": "1"} | run_worker_env(
+        request, control_plane_url, termination_file=TERMINATION_LOG
+    ).to_env()
     # The token is only a reference here: its value lives in the run's Secret, not in the Job's spec.
-    token = {"name": TOKEN_KEY, "valueFrom": {"secretKeyRef": {"name": name, "key": TOKEN_KEY}}}
+    token = {"name": TOKEN_VAR, "valueFrom": {"secretKeyRef": {"name": name, "key": TOKEN_VAR}}}
     # The spec's env first: the run's own variables win over a user's value of the same name.
-    env = _env({k: v for k, v in spec.env.items() if k not in run_env and k != TOKEN_KEY}) + _env(run_env) + [token]
-    command = [settings.python, "-m", "longshoreman", "execute-run"]
+    reserved = RunWorkerEnv.names()
+    env = _env({k: v for k, v in spec.env.items() if k not in reserved}) + _env(run_env) + [token]
+    env += _secret_refs(name, {k: v for k, v in spec.secret_env.items() if k not in reserved})
+    command = run_worker_command(settings.python)
     container = _container(WORKER_CONTAINER, spec, options, command, env)
     overrides = request.kubernetes
     cpu = overrides.cpu if overrides and overrides.cpu is not None else spec.resources.cpu
@@ -293,16 +285,27 @@ def job(
     }
 
 
-def token_secret(name: str, namespace: str, labels: dict[str, str], token: str) -> Body:
-    """The run's token, read by the pod through env valueFrom; owned by the Job once it exists."""
-    encoded = base64.b64encode(token.encode()).decode()
+def token_secret(
+    name: str, namespace: str, labels: dict[str, str], token: str, secret_env: dict[str, str] | None = None
+) -> Body:
+    """The run's token and the location's secret_env, read by the pod through env valueFrom; owned by the Job
+    once it exists."""
+    return env_secret(name, namespace, labels, (secret_env or {}) | {TOKEN_VAR: token})
+
+
+def env_secret(name: str, namespace: str, labels: dict[str, str], values: dict[str, str]) -> Body:
+    """A Secret holding environment values: their values stay out of the Deployment's or Job's spec."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "type": "Opaque",
-        "data": {TOKEN_KEY: encoded},
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in values.items()},
     }
+
+
+def _secret_refs(secret: str, values: dict[str, str]) -> list[Body]:
+    return [{"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}} for key in sorted(values)]
 
 
 def owner_patch(owner: Body) -> Body | None:
@@ -341,3 +344,19 @@ def stop_marker(worker: str, namespace: str, run_id: str, attempt: int, agent: s
         },
         "data": {"worker": worker},
     }
+
+
+def parse_time(value: object) -> datetime | None:
+    """An API timestamp ('2026-01-02T03:04:05Z') as an aware datetime, or None."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def created_at(obj: Body) -> datetime:
+    """When the object was created (an adopted one keeps its age), else now."""
+    return parse_time(obj.get("metadata", {}).get("creationTimestamp")) or datetime.now(UTC)

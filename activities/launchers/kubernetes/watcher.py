@@ -203,6 +203,11 @@ class WatchCache:
             ran = (namespace, name) in self._ran
         return Observed(synced, owner, pods, events, waiting_since=waiting, pods_gone_since=gone, ran=ran)
 
+    def owners(self, kind: str) -> list[tuple[str, Body]]:
+        """(namespace, object) of every cached Deployment or Job of this agent."""
+        with self._lock:
+            return [(namespace, obj) for (k, namespace, _), obj in self._owners.items() if k == kind]
+
     def pods(self, namespace: str, name: str) -> list[Body]:
         """The pods of server or worker `name`."""
         with self._lock:
@@ -235,6 +240,7 @@ class Watcher:
         self._stop = threading.Event()
         self._streams: set[Any] = set()
         self._streams_lock = threading.Lock()
+        self.last_error = ""  # why the last list or watch failed, for a launcher that waits for the first sync
         self._threads = [
             threading.Thread(target=self._run, args=(kind, ns), name=f"k8s-watch-{kind.kind}-{ns}", daemon=True)
             for kind in kinds
@@ -272,6 +278,7 @@ class Watcher:
             except Exception as err:  # the API may be down for a while: keep trying, quietly
                 if self._stop.is_set():
                     return
+                self.last_error = f"watch of {kind.kind} in {namespace} failed: {err}"
                 log.warning("watch of %s in %s failed (%s); relisting in %.1f s", kind.kind, namespace, err, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, BACKOFF_S[1])

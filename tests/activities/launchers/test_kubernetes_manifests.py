@@ -7,9 +7,9 @@ from pydantic import ValidationError
 
 from activities.launchers.kubernetes import manifests
 from activities.launchers.kubernetes.launcher import KubernetesLauncher
+from agent.launchers import build_launchers
+from agent.settings import AgentSettings
 from contracts.kubernetes import KubernetesOptions, KubernetesRunOverrides, Toleration
-from worker.launchers import build_launchers
-from worker.settings import AgentSettings
 
 
 @pytest.mark.parametrize(

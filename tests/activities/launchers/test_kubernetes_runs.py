@@ -11,35 +11,27 @@ import base64
 from collections.abc import Callable
 
 import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.control_plane_client import ControlPlaneClient
 from activities.launchers.base import LaunchError, Phase
 from activities.launchers.kubernetes import manifests
 from activities.launchers.kubernetes.launcher import KubernetesLauncher
+from activities.launchers.kubernetes.settings import KubernetesLauncherSettings
 from activities.launchers.registry import LauncherRegistry
 from activities.run_activities import RunActivities
 from contracts.agent import LaunchRunInput, OutcomeKind, WatchRunInput
-from contracts.handles import WorkerHandle
+from contracts.handles import RunWorkerHandle
 from contracts.kubernetes import KubernetesOptions, KubernetesRunOverrides, Toleration
 from contracts.locations import LocationSpec, Resources
-from tests.activities.launchers.conftest import CONTROL_PLANE
+from longshoreman.dev.temporal_server import free_port
+from tests.activities.launchers.conftest import CONTROL_PLANE, Tokens
 from tests.support.kube import NAMESPACE, Cluster, KubeServer, running, terminated, unschedulable, waiting
 
 ENDED = frozenset({Phase.EXITED, Phase.LOST})
 STARTED = frozenset({Phase.RUNNING}) | ENDED
 RUN = manifests.WORKER_CONTAINER
-
-
-class Tokens:
-    """A token source that counts how often a launch asked for a token."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def __call__(self) -> str:
-        self.calls += 1
-        return f"run-token-{self.calls}-s3cr3t"
 
 
 async def eventually(check: Callable[[], bool], timeout_s: float = 10) -> None:
@@ -74,7 +66,7 @@ def run_input(run_id: str, attempt: int = 1, **changes: object) -> LaunchRunInpu
     return LaunchRunInput.model_validate(values | changes)
 
 
-async def started_pod(launcher: KubernetesLauncher, cluster: Cluster, run_id: str) -> tuple[WorkerHandle, str]:
+async def started_pod(launcher: KubernetesLauncher, cluster: Cluster, run_id: str) -> tuple[RunWorkerHandle, str]:
     """Launch a run and bring its pod to Running; the handle and the pod's name."""
     handle = await launcher.launch_worker(run_input(run_id), Tokens())
     job = cluster.job(handle.name)
@@ -329,3 +321,41 @@ async def test_a_namespace_the_agent_does_not_watch_is_refused_for_good(
     with pytest.raises(LaunchError, match="namespace 'elsewhere' is not one this agent watches") as refused:
         await make_launcher().launch_worker(request, Tokens())
     assert refused.value.final
+
+
+async def test_a_locations_secret_env_goes_into_the_runs_secret_never_into_the_job(
+    make_launcher: Callable[..., KubernetesLauncher], cluster: Cluster, unique: str
+) -> None:
+    request = run_input(unique)
+    request.location = request.location.model_copy(update={"secret_env": {"DB_PASSWORD": "pw-s3cr3t"}})
+
+    handle = await make_launcher().launch_worker(request, Tokens())
+
+    job = cluster.job(handle.name)
+    assert job is not None and "pw-s3cr3t" not in str(job)
+    env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["DB_PASSWORD"] == {
+        "name": "DB_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": handle.name, "key": "DB_PASSWORD"}},
+    }
+    secret = cluster.secret(handle.name)
+    assert secret is not None and base64.b64decode(secret["data"]["DB_PASSWORD"]).decode() == "pw-s3cr3t"
+
+
+async def test_an_api_that_never_answers_fails_the_launch_after_sync_timeout_s(unique: str) -> None:
+    settings = KubernetesLauncherSettings(
+        api_url=f"http://127.0.0.1:{free_port()}", namespace=NAMESPACE, agent_name="agent-a", sync_timeout_s=0.5
+    )
+    launcher = KubernetesLauncher(settings, control_plane_url=CONTROL_PLANE)
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(ApplicationError) as raised:
+            await launcher.launch_worker(run_input(unique), Tokens())
+        waited = loop.time() - started
+    finally:
+        await launcher.aclose()
+
+    assert raised.value.type == "KubernetesUnavailable" and not raised.value.non_retryable
+    assert "has not answered the launcher's watches within 0.5 s" in raised.value.message
+    assert 0.4 <= waited < 5, waited

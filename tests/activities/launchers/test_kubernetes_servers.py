@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import base64
+from collections.abc import Callable
 
 import pytest
 from temporalio.exceptions import ApplicationError
@@ -18,7 +16,7 @@ from activities.launchers.kubernetes.launcher import KubernetesLauncher
 from activities.launchers.registry import LauncherRegistry
 from activities.location_activities import LocationActivities
 from contracts.agent import LaunchServerInput, ProbeInput
-from contracts.handles import ServerHandle
+from contracts.handles import CodeServerHandle
 from contracts.kubernetes import KubernetesOptions
 from contracts.locations import LocationSpec, Resources
 from tests.support.kube import Cluster, KubeServer, container, running, waiting
@@ -40,29 +38,6 @@ def location(name: str = "sales", port: int = 4000, **changes: object) -> Locati
         "kubernetes": KubernetesOptions(replicas=2, labels={"team": "sales"}, annotations={"a": "b"}),
     }
     return LocationSpec.model_validate(values | changes)
-
-
-@pytest.fixture
-def stand_in() -> Iterator[int]:
-    """The network endpoint a ready pod would be: answers /health and /definitions on a free local port."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps({"jobs": [{"name": "daily"}]}).encode() if self.path == "/definitions" else b"ok"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield int(server.server_address[1])
-    server.shutdown()
-    server.server_close()
 
 
 async def test_a_code_server_is_a_deployment_and_a_service_with_the_locations_spec(
@@ -230,7 +205,7 @@ async def test_a_location_without_an_image_fails_its_launch_for_good(
     await activities.aclose()
 
 
-async def _wait_until(launcher: KubernetesLauncher, handle: ServerHandle, phases: frozenset[Phase]) -> ProcessView:
+async def _wait_until(launcher: KubernetesLauncher, handle: CodeServerHandle, phases: frozenset[Phase]) -> ProcessView:
     """The server's view once in `phases` (servers have no wait-for-phase call: poll the cheap state)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 10
@@ -239,3 +214,20 @@ async def _wait_until(launcher: KubernetesLauncher, handle: ServerHandle, phases
         if view.phase in phases or loop.time() > deadline:
             return view
         await asyncio.sleep(0.02)
+
+
+async def test_a_servers_secret_env_lives_in_a_secret_of_its_own_removed_with_the_server(
+    make_launcher: Callable[..., KubernetesLauncher], cluster: Cluster
+) -> None:
+    launcher = make_launcher()
+    handle = await launcher.launch_server(location(secret_env={"API_KEY": "k3y-s3cr3t"}), 1, 1)
+
+    deployment = cluster.deployment(handle.name)
+    assert deployment is not None and "k3y-s3cr3t" not in str(deployment)
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["API_KEY"]["valueFrom"] == {"secretKeyRef": {"name": handle.name, "key": "API_KEY"}}
+    secret = cluster.secret(handle.name)
+    assert secret is not None and base64.b64decode(secret["data"]["API_KEY"]).decode() == "k3y-s3cr3t"
+
+    await launcher.stop_server(handle, 1)
+    assert cluster.secret(handle.name) is None

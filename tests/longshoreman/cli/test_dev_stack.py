@@ -16,8 +16,10 @@ import psutil
 
 from contracts.api import LocationView
 from contracts.statuses import LocationStatus
+from controlplane import schema
 from longshoreman.dev.processes import recorded_processes
 from longshoreman.dev.temporal_server import free_port
+from tests.support.database import first_release_database, snapshot
 
 STARTUP_LIMIT_S = 180.0
 
@@ -135,3 +137,20 @@ def test_demo_runs_the_example_job_and_stops_everything_twice(tmp_path: Path) ->
         assert processes_using(state) == []
         tokens.append(json.loads((state / "credentials.json").read_text())["token"])
     assert tokens[0] == tokens[1]
+
+
+def test_the_demo_migrates_a_state_dir_the_first_release_left(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    url = f"sqlite:///{state / 'controlplane.db'}"
+    first_release_database(url, "longshoreman")
+
+    demo = subprocess.run(
+        dev_command(state, "--demo"), cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=300
+    )
+
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert f"migrated the control plane's database from revision 0001 to {schema.head_revision()}" in demo.stdout
+    stored = snapshot(url)
+    assert stored["longshoreman_schema_version"] == [{"version_num": schema.head_revision()}]
+    assert "0000000000aa00000001" in {row["id"] for row in stored["runs"]}

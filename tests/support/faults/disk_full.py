@@ -15,6 +15,9 @@ from tests.support.faults.env import FaultEnv
 from tests.support.faults.scenario import wait_until
 
 TMPFS_SIZE = "4m"
+# Every trial's failed restarts add to the location's crash-loop backoff (capped at 60 s; it resets once a server
+# has been stable for a while, longer than a trial): after the space is freed, the next attempt may be a minute off.
+RECOVERY_S = 90.0
 
 
 def mount_tmpfs(path: Path, size: str = TMPFS_SIZE) -> None:
@@ -86,6 +89,7 @@ class DiskFull:
     def trial(self, env: FaultEnv) -> Audit:
         ledger = Ledger(env.client, env.state_dir)
         refused = frozenset({"FAILURE"})
+        env.stack.wait_location(self.location, {"LOADED"}, timeout_s=RECOVERY_S)
         running = ledger.sleepy(self.location, 4)
         assert ledger.wait_all({"STARTED"}, 30, [running]), env.agent_logs()
         fillers = [fill(env.state_dir), fill(env.state_dir / "runs")]
@@ -100,7 +104,7 @@ class DiskFull:
         assert ledger.wait_all({"FAILURE", "SUCCESS"}, 60, [full, running]), env.agent_logs()
         for filler in fillers:
             filler.unlink()
-        env.stack.wait_location(self.location, {"LOADED"}, timeout_s=60)
+        env.stack.wait_location(self.location, {"LOADED"}, timeout_s=RECOVERY_S)
         ledger.launch(self.location, "greet", {"name": "freed"}, log_lines=1)
         assert ledger.settle(60), env.agent_logs()
         remount(env.state_dir / "runs", "ro")

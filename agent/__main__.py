@@ -1,0 +1,5 @@
+"""`python -m agent` starts an agent."""
+
+from agent.main import main
+
+main()

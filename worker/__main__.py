@@ -1,5 +1,0 @@
-"""`python -m worker` starts an agent."""
-
-from worker.agent import main
-
-main()

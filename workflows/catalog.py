@@ -1,0 +1,17 @@
+"""Every workflow the agent runs: one list for its worker and for `longshoreman replay`, so neither misses one."""
+
+from __future__ import annotations
+
+from workflows.backfill_workflow import BackfillWorkflow
+from workflows.location_workflow import CodeLocationWorkflow
+from workflows.run_workflow import RunWorkflow
+from workflows.schedule_tick_workflow import ScheduleTickWorkflow
+from workflows.sensor_workflow import SensorWorkflow
+
+AGENT_WORKFLOWS: tuple[type, ...] = (
+    CodeLocationWorkflow,
+    RunWorkflow,
+    ScheduleTickWorkflow,
+    SensorWorkflow,
+    BackfillWorkflow,
+)
