@@ -18,6 +18,7 @@ from activities.control_plane_client import ControlPlaneClient
 from activities.launchers.base import LaunchError, Phase, ProcessView, launch_failure, wait_worker
 from activities.launchers.registry import LauncherRegistry
 from activities.polling import heartbeating, watch_until
+from activities.supervision_lease import HeldWatches
 from contracts.agent import (
     LaunchRunInput,
     OutcomeKind,
@@ -54,6 +55,7 @@ class RunActivities:
         control_plane: ControlPlaneClient,
         poll_interval_s: float = 0.1,
         compute_logs: ComputeLogs | None = None,
+        watches: HeldWatches | None = None,
     ):
         self._launchers = launchers
         self._control_plane = control_plane
@@ -61,6 +63,8 @@ class RunActivities:
         # The agent's store for every run it launches; without forwarding, no log tail is ever sent.
         self._logs = compute_logs
         self._forward = compute_logs is None or compute_logs.forwarded
+        # Listed in the agent's supervision lease while they run: its death hands them over in seconds.
+        self.watches = watches or HeldWatches()
 
     @activity.defn(name=Activities.START_RUN_WORKER)
     async def start_run_worker(self, request: LaunchRunInput) -> WorkerLaunch:
@@ -100,7 +104,8 @@ class RunActivities:
             view = await wait_worker(launcher, request.handle, STARTED_OR_ENDED, STEP_S, self._interval)
             return await self._started(request.handle, view)
 
-        return await self._orphan_stopped(request.handle, watch_until(step))
+        with self.watches.holding():
+            return await self._orphan_stopped(request.handle, watch_until(step))
 
     @activity.defn(name=Activities.SUPERVISE_RUN_WORKER)
     async def supervise_run_worker(self, request: WatchRunInput) -> RunOutcome:
@@ -113,7 +118,8 @@ class RunActivities:
                 return await self._outcome(request.handle, view)
             return None
 
-        return await self._orphan_stopped(request.handle, watch_until(step))
+        with self.watches.holding():
+            return await self._orphan_stopped(request.handle, watch_until(step))
 
     @activity.defn(name=Activities.STOP_RUN_WORKER)
     async def stop_run_worker(self, request: StopRunInput) -> StopResult:

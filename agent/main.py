@@ -22,6 +22,7 @@ from activities.run_activities import RunActivities
 from agent import observability
 from agent.heartbeat import AgentHeartbeats, RecentErrors
 from agent.launchers import build_launchers
+from agent.lease import SupervisionLease
 from agent.settings import AgentSettings
 from agent.versioning import VersionRollout, deployment_config
 from runtime.converter import data_converter
@@ -56,6 +57,7 @@ class Agent:
         logs = settings.compute_logs.destination()
         self.locations = LocationActivities(launchers, forward_logs=logs.forwarded)
         self.runs = RunActivities(launchers, self.control_plane, settings.poll_interval_s, compute_logs=logs)
+        self.lease = SupervisionLease(client, settings.task_queue, self.runs.watches)
         reports = ReportActivities(self.control_plane)
         self.automations = AutomationActivities(self.control_plane)
         versioned = deployment_config(*settings.worker_deployment()) if settings.versioning == "auto" else None
@@ -143,7 +145,7 @@ class Agent:
         """Poll the task queue until `stop` is set, then shut down gracefully (work keeps running)."""
         heartbeats = AgentHeartbeats(self.settings, self.control_plane, self.launchers, self.errors)
         rollout = self._rollout()
-        async with self.worker:
+        async with self.worker, self.lease.held():
             log.info("agent %s polling task queue %s", self.settings.agent_name, self.settings.task_queue)
             background = [asyncio.create_task(sweeper.run_forever()) for sweeper in self._orphan_sweepers()]
             background.append(asyncio.create_task(heartbeats.run_forever()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workflows.agent_lease_workflow import AgentLeaseWorkflow
 from workflows.backfill_workflow import BackfillWorkflow
 from workflows.location_workflow import CodeLocationWorkflow
 from workflows.run_workflow import RunWorkflow
@@ -15,3 +16,5 @@ AGENT_WORKFLOWS: tuple[type, ...] = (
     SensorWorkflow,
     BackfillWorkflow,
 )
+# On each queue's lease queue (agent/lease.py), by a worker of their own.
+LEASE_WORKFLOWS: tuple[type, ...] = (AgentLeaseWorkflow,)

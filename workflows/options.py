@@ -7,6 +7,8 @@ from typing import Any
 
 from temporalio.common import RetryPolicy
 
+from contracts.supervision_lease import WATCH_BACKSTOP_TIMEOUT
+
 # A dead agent is noticed within HEARTBEAT_TIMEOUT; the retry then re-attaches on another replica: supervision
 # resumes within ~3 s. The activities beat every second (activities/polling.py); the SDK sends every 1.6 s.
 HEARTBEAT_TIMEOUT = timedelta(seconds=2)
@@ -43,6 +45,12 @@ def launch() -> dict[str, Any]:
 def watch(bound: timedelta = LONG_WATCH) -> dict[str, Any]:
     """A heartbeating watch of a process that retries (re-attaches) until the workflow stops caring."""
     return {"start_to_close_timeout": bound, "heartbeat_timeout": HEARTBEAT_TIMEOUT, "retry_policy": REATTACH}
+
+
+def supervise(bound: timedelta = LONG_WATCH) -> dict[str, Any]:
+    """A run's watch under the agent's supervision lease: the agent's death is noticed by its lease in ~1.5 s and
+    the watch started again by signal, so the watch's own heartbeat is only a rare backstop."""
+    return {"start_to_close_timeout": bound, "heartbeat_timeout": WATCH_BACKSTOP_TIMEOUT, "retry_policy": REATTACH}
 
 
 def stop(grace_s: float) -> dict[str, Any]:

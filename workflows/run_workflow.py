@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.handles import RunWorkerHandle
     from contracts.run_protocol import RunStatus
     from contracts.runs import RunReport
+    from contracts.supervision_lease import SUPERVISION_LOST_SIGNAL, SupervisionLost
     from contracts.temporal import RUN_WORKFLOW, Activities
     from workflows import options, search
     from workflows.errors import cause_of
@@ -35,6 +37,10 @@ with workflow.unsafe.imports_passed_through():
 # Workflow change: one start_run_worker activity launches the worker and watches it briefly (see
 # _launch_watch_s); histories recorded before it use launch_run_worker + await_run_started.
 LAUNCH_WATCHES_START = "launch-watches-start"
+# Workflow change: the run's watches carry their own ids ("watch-N") and a long backstop heartbeat; the agent's
+# supervision lease notices its death and a supervision_lost signal starts the watch again on a replica
+# (contracts/supervision_lease.py). Histories recorded before it watch with a 2 s heartbeat and no ids.
+SUPERVISION_LEASE = "supervision-lease"
 # How long the launch watches a new worker: jobs shorter than this need no separate supervision. Short, because
 # a longer job is reported STARTED only when the watch ends.
 LAUNCH_WATCH_S = 0.5
@@ -53,11 +59,18 @@ class RunWorkflow:
         self._watch: asyncio.Task[Any] | None = None
         self._handle: RunWorkerHandle | None = None
         self._attempt_over = False  # between attempts: the last one is judged, a cancel just cancels
+        self._watches = 0  # watch activities started under the supervision lease: their ids are watch-1, watch-2…
+        self._lost: set[str] = set()  # watch ids whose agent is gone (supervision_lost signals)
 
     @workflow.query(name="status")
     def status(self) -> RunStatus:
         """The run's status as this workflow last reported it."""
         return self._status
+
+    @workflow.signal(name=SUPERVISION_LOST_SIGNAL)
+    def supervision_lost(self, lost: SupervisionLost) -> None:
+        """The agent holding these watches died (its lease timed out): start them again elsewhere."""
+        self._lost.update(lost.activity_ids)
 
     @workflow.run
     async def run(self, params: RunWorkflowInput) -> RunResult:
@@ -128,8 +141,7 @@ class RunWorkflow:
         started: RunStarted | RunOutcome | None = early
         if early is None:
             started = await self._watch_until(
-                workflow.start_activity(Activities.AWAIT_RUN_STARTED, watch, result_type=RunStarted, **options.watch()),
-                request.start_timeout_s - launch.watch_s,
+                Activities.AWAIT_RUN_STARTED, watch, RunStarted, request.start_timeout_s - launch.watch_s
             )
         if started is None:
             await self._stop(params, attempt)
@@ -149,10 +161,7 @@ class RunWorkflow:
         self._report(params, RunStatus.STARTED, attempt)
         if started.outcome is not None:
             return started.outcome  # it ran and has already ended
-        outcome = await self._watch_until(
-            workflow.start_activity(Activities.SUPERVISE_RUN_WORKER, watch, result_type=RunOutcome, **options.watch()),
-            request.max_runtime_s,
-        )
+        outcome = await self._watch_until(Activities.SUPERVISE_RUN_WORKER, watch, RunOutcome, request.max_runtime_s)
         if outcome is None:
             await self._stop(params, attempt)
             return RunOutcome(
@@ -162,21 +171,51 @@ class RunWorkflow:
         assert isinstance(outcome, RunOutcome)
         return outcome
 
-    async def _watch_until(self, task: Any, timeout_s: float | None) -> Any:
-        """The watch activity's result; None if `timeout_s` (a durable timer) passed first; an outcome if it failed."""
-        self._watch = task
-        try:
-            await workflow.wait_condition(lambda: task.done(), timeout=timeout_s)
-        except TimeoutError:
+    async def _watch_until(self, name: str, watch: WatchRunInput, result_type: type, timeout_s: float | None) -> Any:
+        """The watch activity's result; None if `timeout_s` (a durable timer) passed first; an outcome if it failed.
+
+        Under the supervision lease, a watch whose agent died is canceled (without waiting for the dead agent) and
+        started again, within the same deadline.
+        """
+        leased = workflow.patched(SUPERVISION_LEASE)
+        deadline = None if timeout_s is None else workflow.now() + timedelta(seconds=timeout_s)
+        remaining = timeout_s
+        while True:
+            task, watch_id = self._start_watch(name, watch, result_type, leased)
+            self._watch = task
+            try:
+                await workflow.wait_condition(self._ended_or_lost(task, watch_id), timeout=remaining)
+            except TimeoutError:
+                task.cancel()
+                self._watch = None
+                return None
+            if task.done():
+                break
+            workflow.logger.info("the agent supervising this run is gone; watching again on another agent")
             task.cancel()
-            self._watch = None
-            return None
+            if deadline is not None:
+                remaining = max(0.0, (deadline - workflow.now()).total_seconds())
         # Not cleared when the wait is canceled: a cancel needs the watch to learn how the worker ended.
         self._watch = None
         try:
             return task.result()
         except ActivityError as err:
             return RunOutcome(kind=OutcomeKind.LOST, reason=f"supervision failed: {cause_of(err)}", infrastructure=True)
+
+    def _ended_or_lost(self, task: asyncio.Task[Any], watch_id: str) -> Callable[[], bool]:
+        return lambda: task.done() or watch_id in self._lost
+
+    def _start_watch(
+        self, name: str, watch: WatchRunInput, result_type: type, leased: bool
+    ) -> tuple[asyncio.Task[Any], str]:
+        if not leased:
+            return workflow.start_activity(name, watch, result_type=result_type, **options.watch()), ""
+        self._watches += 1
+        watch_id = f"watch-{self._watches}"
+        task = workflow.start_activity(
+            name, watch, result_type=result_type, activity_id=watch_id, **options.supervise()
+        )
+        return task, watch_id
 
     async def _stop(self, params: RunWorkflowInput, attempt: int) -> StopResult | None:
         stop = StopRunInput(

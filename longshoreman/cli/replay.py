@@ -143,11 +143,11 @@ def replay(
 
 
 def replayable_workflows() -> tuple[type, ...]:
-    """Every workflow Longshoreman runs: the agent's and the control plane's (alert deliveries, agent watches)."""
+    """Every workflow Longshoreman runs: the agent's, its leases' and the control plane's (alerts, agent watches)."""
     from controlplane.alerts.workflows import CONTROL_PLANE_WORKFLOWS
-    from workflows.catalog import AGENT_WORKFLOWS
+    from workflows.catalog import AGENT_WORKFLOWS, LEASE_WORKFLOWS
 
-    return AGENT_WORKFLOWS + CONTROL_PLANE_WORKFLOWS
+    return AGENT_WORKFLOWS + LEASE_WORKFLOWS + CONTROL_PLANE_WORKFLOWS
 
 
 async def _replay(histories: list[WorkflowHistory], keys: KeyRing | None, debug: bool) -> int:

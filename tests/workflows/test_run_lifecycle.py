@@ -140,8 +140,6 @@ def test_same_idempotency_key_twice_gives_one_run(stack: Stack) -> None:
 
 async def test_run_history_stays_small_however_long_the_run(stack: Stack, temporal_client: Client) -> None:
     stack.add_location(stack.spec())
-    quick = stack.launch("greet")
-    assert stack.wait_run(quick)["status"] == "SUCCESS"
     # One after the other: each starts the same way (in the location's standby run worker), so the two
     # histories differ only by how long their job ran.
     runs = []
@@ -155,7 +153,16 @@ async def test_run_history_stays_small_however_long_the_run(stack: Stack, tempor
     shorter, longer = [await size(run) for run in runs]
     # Supervision heartbeats instead of writing history: no event per poll, so duration adds nothing.
     assert longer <= 40 and longer == shorter, (shorter, longer)
-    # A job that ends while the launch still watches it needs no watch or supervision activity at all.
-    assert await size(quick) < shorter - 8, (await size(quick), shorter)
+    # A job that ends while the launch still watches it needs no watch or supervision activity at all. The
+    # watch is short, so on a loaded machine a quick job can outlive it: it is then supervised (correct, just
+    # longer); a few tries tell the two paths apart.
+    quick_sizes: list[int] = []
+    for _ in range(3):
+        quick = stack.launch("greet")
+        assert stack.wait_run(quick)["status"] == "SUCCESS"
+        quick_sizes.append(await size(quick))
+        if quick_sizes[-1] < shorter - 8:
+            break
+    assert min(quick_sizes) < shorter - 8, (quick_sizes, shorter)
     quick_run = stack.client.get(f"/api/runs/{quick}").json()
     assert quick_run["started_at"] is not None and quick_run["started_at"] <= quick_run["finished_at"], quick_run

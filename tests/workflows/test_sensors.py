@@ -55,6 +55,8 @@ def test_a_sensor_sees_each_new_file_once_across_agent_restart_and_redeploy(stac
     (inbox / "a.csv").write_text("1")
     (inbox / "b.csv").write_text("2")
     wait_ingested(stack, location, ["a.csv", "b.csv"])
+    # The tick is reported (and its cursor kept) only after its runs are launched: wait for that report.
+    location.wait_ticks("inbox", 1, outcome="SUCCESS", cursor="b.csv")
     assert location.automation("inbox")["cursor"] == "b.csv"
 
     stack.agent.kill()

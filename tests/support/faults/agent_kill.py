@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tests.support.faults.audit import Audit, Ledger
 from tests.support.faults.env import FaultEnv
@@ -19,6 +19,7 @@ class AgentKilledWithReplica:
     name: str = "agent killed, replica takes over"
     location: str = ""
     server: str = ""
+    killed_runs: list[str] = field(default_factory=list)  # runs the killed agent supervised
 
     def setup(self, env: FaultEnv) -> None:
         env.start_agent()
@@ -31,6 +32,8 @@ class AgentKilledWithReplica:
         runs = [ledger.sleepy(self.location, self.seconds) for _ in range(self.runs)]
         assert ledger.wait_all({"STARTED"}, 30), env.agent_logs()
         victim = supervising_agent(env, f"run:{runs[0]}")
+        self.killed_runs = [run for run in runs if supervising_agent(env, f"run:{run}") is victim]
+        time.sleep(1.0)  # the agent's lease lists a watch in Temporal within 0.3 s of its start
         victim.kill()
         ledger.settle(60)
         # Recovery (in the audit): from a job's end to its final status, which waits for the replica to re-attach.
