@@ -8,6 +8,8 @@ import logging
 from collections.abc import Iterator
 
 from temporalio import activity
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import ResetStickyTaskQueueRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -96,6 +98,13 @@ class LeaseActivities:
             async with gate:
                 handle = self._client.get_workflow_handle(workflow_id)
                 try:
+                    # The run's next workflow task would go to the dead agent's sticky queue and wait there for
+                    # its schedule-to-start timeout: clear it, so the task goes straight to a live agent.
+                    await self._client.workflow_service.reset_sticky_task_queue(
+                        ResetStickyTaskQueueRequest(
+                            namespace=self._client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+                        )
+                    )
                     await handle.signal(
                         SUPERVISION_LOST_SIGNAL, SupervisionLost(agent=hand_over.agent, activity_ids=activity_ids)
                     )

@@ -20,12 +20,15 @@ import sys
 import time
 from pathlib import Path
 
-from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.api.enums.v1 import PendingActivityState, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from bench.stack_helpers import LOCATION, bench_stack, say, summary
 from contracts.api import LaunchRunResponse, LocationView, RunView
 from contracts.runs import RunRequest
+from contracts.supervision_lease import lease_queue
 from longshoreman.cli.api_client import ApiClient
 from longshoreman.dev.stack import DevStack
 from longshoreman.dev.temporal_server import free_port
@@ -100,7 +103,9 @@ def killed_agent(stack: DevStack, client: ApiClient) -> tuple[float, float]:
     run_id = start_run(client)
     replica = start_replica(stack)
     try:
-        time.sleep(1.0)  # the replica polls the task queue
+        # The replica must be up (it polls the queue and the lease queue) before the kill: its start-up is not
+        # takeover time, and on a busy machine it takes seconds.
+        asyncio.run(_wait_polling(stack, f"{replica.pid}@"))
         original = stack.processes["agent"].popen
         t0 = time.monotonic()
         original.kill()
@@ -130,6 +135,29 @@ async def _wait_resumed(stack: DevStack, run_id: str, replica_identity: str, tim
                 return
         await asyncio.sleep(POLL_S)
     raise SystemExit(f"no replica resumed the supervision of run {run_id} within {timeout_s:.0f} s")
+
+
+async def _wait_polling(stack: DevStack, identity: str, timeout_s: float = 120) -> None:
+    """Until a worker named `identity` polls both the agent's task queue and its lease queue."""
+    assert stack.temporal is not None
+    temporal = await Client.connect(stack.temporal.address)
+    queues = [stack.config.task_queue, lease_queue(stack.config.task_queue)]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        polled = []
+        for queue in queues:
+            answer = await temporal.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace=temporal.namespace,
+                    task_queue=TaskQueue(name=queue),
+                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                )
+            )
+            polled.append(any(poller.identity.startswith(identity) for poller in answer.pollers))
+        if all(polled):
+            return
+        await asyncio.sleep(0.1)
+    raise SystemExit(f"the replica {identity} did not poll {queues} within {timeout_s:.0f} s")
 
 
 def start_replica(stack: DevStack) -> subprocess.Popen[bytes]:

@@ -2,7 +2,8 @@
 
 Launches N runs of a quiet sleeping job, waits until all are STARTED, then samples the agent process's
 RSS and CPU over a steady-state window, checks that every run reaches SUCCESS, and counts false takeovers:
-activity attempts after the first (a heartbeat late enough for Temporal to give the supervision up).
+activity attempts after the first (a heartbeat late enough for Temporal to give the supervision up) and
+hand-overs (the agent's supervision lease timed out while it lived, and its watches were started again).
 
     .venv/bin/python bench/supervision_scale.py [--runs 1000] [--seconds 240] [--window 30]
 """
@@ -23,6 +24,7 @@ from temporalio.client import Client
 from bench.stack_helpers import LOCATION, bench_stack, count_runs, say, wait_until
 from contracts.api import LaunchRunResponse
 from contracts.runs import RunRequest
+from contracts.supervision_lease import SUPERVISION_LOST_SIGNAL
 
 
 class Takeovers(NamedTuple):
@@ -32,6 +34,7 @@ class Takeovers(NamedTuple):
     activity_retries: int  # activity attempts after the first
     heartbeat_misses: int  # attempts ended by a heartbeat timeout (the cause of a retry above)
     workflow_task_timeouts: int  # a workflow task handed on because the agent answered too late
+    hand_overs: int  # supervision_lost signals: the agent's lease was given up while it lived
 
 
 async def takeovers(address: str, run_ids: list[str]) -> Takeovers:
@@ -40,10 +43,10 @@ async def takeovers(address: str, run_ids: list[str]) -> Takeovers:
     temporal = await Client.connect(address)
     gate = asyncio.Semaphore(16)
 
-    async def count(run_id: str) -> tuple[int, int, int, int]:
+    async def count(run_id: str) -> tuple[int, int, int, int, int]:
         async with gate:
             history = await temporal.get_workflow_handle(f"run:{run_id}").fetch_history()
-        retries = misses = task_timeouts = 0
+        retries = misses = task_timeouts = hand_overs = 0
         identities = set()
         for event in history.events:
             if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
@@ -57,8 +60,11 @@ async def takeovers(address: str, run_ids: list[str]) -> Takeovers:
                 attributes = event.workflow_task_timed_out_event_attributes
                 # A sticky queue's schedule-to-start timeout is the cache giving up, not a takeover.
                 task_timeouts += int(attributes.timeout_type == TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE)
-        taken = int(retries > 0 or task_timeouts > 0 or len(identities) > 1)
-        return taken, retries, misses, task_timeouts
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+                signal = event.workflow_execution_signaled_event_attributes.signal_name
+                hand_overs += int(signal == SUPERVISION_LOST_SIGNAL)
+        taken = int(retries > 0 or task_timeouts > 0 or hand_overs > 0 or len(identities) > 1)
+        return taken, retries, misses, task_timeouts, hand_overs
 
     counts = await asyncio.gather(*(count(run_id) for run_id in run_ids))
     return Takeovers(*(sum(column) for column in zip(*counts, strict=True)))
@@ -147,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    activity retries           {taken.activity_retries:8d}")
     print(f"    heartbeat misses           {taken.heartbeat_misses:8d}   (attempts ended by a heartbeat timeout)")
     print(f"    workflow task timeouts     {taken.workflow_task_timeouts:8d}")
+    print(f"    lease hand-overs           {taken.hand_overs:8d}   (the agent's lease given up while it lived)")
     return 0 if successes == args.runs else 1
 
 

@@ -27,12 +27,13 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from temporalio.client import Client  # noqa: E402
+from temporalio.client import Client, WorkflowExecutionStatus  # noqa: E402
 from temporalio.common import SearchAttributePair, TypedSearchAttributes  # noqa: E402
 
 from contracts import search_attributes as attributes  # noqa: E402
 from contracts.agent import LocationState, RedeployRequest, RedeployResult  # noqa: E402
 from contracts.locations import LocationSpec  # noqa: E402
+from contracts.supervision_lease import AGENT_LEASE_WORKFLOW  # noqa: E402
 from longshoreman.dev.temporal_server import TemporalDevServer  # noqa: E402
 from runtime.converter import data_converter  # noqa: E402
 from tests.support.agent import AgentProcess, wait_for  # noqa: E402
@@ -109,6 +110,13 @@ def record_runs(stack: Stack, code_dir: Path, recorded: Recorded) -> None:
     stack.agent.stop()
     stack.agent.start()
     assert stack.wait_run(restart, timeout_s=40)["status"] == "SUCCESS"
+
+    handed = run("run_supervision_handed_over", "sleepy", {"seconds": 5})
+    stack.wait_run(handed, {"STARTED"})
+    time.sleep(1.0)  # the agent's lease lists the watch within 0.3 s
+    stack.agent.kill()  # its lease times out; the restarted agent hands the watch over by signal
+    stack.agent.start()
+    assert stack.wait_run(handed, timeout_s=40)["status"] == "SUCCESS"
 
     remove(stack, hello["name"])
     recorded["location_serving_runs_across_agent_restart"] = (f"location:{hello['name']}", None)
@@ -279,6 +287,16 @@ async def record_continue_as_new(stack: Stack, client: Client, recorded: Recorde
     recorded["location_continue_as_new_second_run"] = (workflow_id, second_run)
 
 
+async def record_handed_over_lease(client: Client, recorded: Recorded) -> None:
+    """The lease of the agent killed in run_supervision_handed_over: timed out, its watch handed over."""
+    async for execution in client.list_workflows(f"WorkflowType = '{AGENT_LEASE_WORKFLOW}'"):
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        if execution.status == WorkflowExecutionStatus.COMPLETED and (await handle.result()).get("signaled"):
+            recorded["agent_lease_handed_over"] = (execution.id, execution.run_id)
+            return
+    raise RuntimeError("no agent lease handed a watch over")
+
+
 def scrub(value: Any) -> Any:
     """Replace worker/client identities (pid@hostname) so the files say nothing about the recording machine."""
     if isinstance(value, dict):
@@ -343,6 +361,7 @@ def main(argv: list[str]) -> int:
                 async def finish() -> None:
                     client = await Client.connect(temporal.address, data_converter=data_converter(keys))
                     await record_continue_as_new(stack, client, recorded)
+                    await record_handed_over_lease(client, recorded)
                     await write_histories(client, recorded, wanted)
 
                 asyncio.run(finish())

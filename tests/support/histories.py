@@ -26,6 +26,7 @@ RUN_SCENARIOS = (
     "run_max_runtime",
     "run_retry_infra_attempt_2",
     "run_agent_restart",
+    "run_supervision_handed_over",  # its agent killed: the agent's lease hands the watch over by signal
 )
 LOCATION_SCENARIOS = (
     "location_serving_runs_across_agent_restart",
@@ -48,7 +49,9 @@ ALERT_SCENARIOS = (
     "alert_delivered_after_a_failed_attempt",
     "agent_watch",
 )
-SCENARIOS = RUN_SCENARIOS + LOCATION_SCENARIOS + AUTOMATION_SCENARIOS + ALERT_SCENARIOS
+# A killed agent's supervision lease: timed out, its watches handed over.
+LEASE_SCENARIOS = ("agent_lease_handed_over",)
+SCENARIOS = RUN_SCENARIOS + LOCATION_SCENARIOS + AUTOMATION_SCENARIOS + ALERT_SCENARIOS + LEASE_SCENARIOS
 
 
 def all_history_files() -> list[Path]:
