@@ -4,6 +4,7 @@ nor launched again; new runs start on the new version; runs stay on the version 
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from temporalio.client import Client
@@ -92,12 +93,17 @@ async def test_runs_stay_on_the_version_that_started_them_and_the_old_agent_drai
     temporal_client: Client, tmp_path: Path,
 ) -> None:  # fmt: skip
     stack.agent.stop()
-    v1 = agent(stack, temporal_server, control_plane, agent_token, tmp_path, **versioned("b1", drain_s=60))
+    began = time.monotonic()
+    v1 = agent(stack, temporal_server, control_plane, agent_token, tmp_path, **versioned("b1", drain_s=90))
     v2: AgentProcess | None = None
     try:
+        wait_for(lambda: "is current" in v1.log_tail(), 60, "b1 to become current")
+        # The old runs must still run when v1 is stopped, after v2 has started (as slowly as v1 did on this
+        # machine) and a new run is done: their length follows v1's start-up.
+        seconds = 8 + 3 * (time.monotonic() - began)
         view = stack.add_location(stack.spec())
         await wait_build(temporal_client, f"location:{view['name']}", "b1")
-        old_runs = [stack.launch("sleepy", {"seconds": 8}) for _ in range(2)]
+        old_runs = [stack.launch("sleepy", {"seconds": seconds}) for _ in range(2)]
         for run_id in old_runs:
             stack.wait_run(run_id, {"STARTED"})
 
@@ -109,7 +115,7 @@ async def test_runs_stay_on_the_version_that_started_them_and_the_old_agent_drai
         assert await build_of(temporal_client, f"run:{new_run}") == "b2"
         assert stack.location(view["name"])["server"] == view["server"], "moving the workflow kept the code server"
 
-        v1.stop(timeout_s=60)  # drains: it stops only once its pinned runs have finished
+        v1.stop(timeout_s=120)  # drains: it stops only once its pinned runs have finished
         assert all(stack.run(r)["status"] == "SUCCESS" for r in old_runs), [stack.run(r) for r in old_runs]
         launched_once(stack, old_runs)
         assert "still serves" in v1.log_tail(20000), "the old agent waited for its runs"
