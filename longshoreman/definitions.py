@@ -28,9 +28,10 @@ EventSink = Callable[[str, str], None]
 class LoadError(Exception):
     """A module, its Definitions object or a job could not be loaded; the message is one readable line."""
 
-    def __init__(self, message: str, module: str = "") -> None:
+    def __init__(self, message: str, module: str = "", hidden: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.module = module
+        self.hidden = hidden  # files of the loader (e.g. Dagster's) whose frames the user's traceback leaves out
 
     def user_traceback(self) -> str:
         """The traceback of the error the user's code raised while importing, or "" if there is none to show."""
@@ -43,7 +44,7 @@ class LoadError(Exception):
         import traceback
 
         # Only the user's frames: the loader's and importlib's own are noise to the reader.
-        loader_files = (__file__, os.path.dirname(importlib.__file__ or ""))
+        loader_files = (__file__, os.path.dirname(importlib.__file__ or ""), *self.hidden)
         frames = [
             frame
             for frame in traceback.extract_tb(cause.__traceback__)
