@@ -155,7 +155,8 @@ def test_a_workspace_file_adds_a_module_location_and_a_file_location(
     assert {asset["key"] for asset in file_view["definitions"]["assets"]} == {"left", "right"}
     run = stack.wait_run(stack.launch("both", location="fanout"), timeout_s=90)
     assert run["status"] == "SUCCESS", run["reason"]
-    assert any(line.startswith("right got 1 in pid") for line in stack.logs(run["id"]))  # a step's child process
+    succeeded = [json.loads(e["message"])["step"] for e in stack.events(run["id"]) if e["type"] == "STEP_SUCCESS"]
+    assert succeeded == ["left", "right"]  # each step in a child process that loaded the file again
 
     again = cli("location", "add", "--workspace", str(workspace), "--queue", stack.queue)
     assert again.exit_code == 0, again.output
