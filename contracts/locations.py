@@ -81,8 +81,9 @@ class LocationSpec(BaseModel):
         default=None,
         min_length=1,
         max_length=1024,
-        description="Instead of module (framework dagster only, like `dagster dev -f`): a Python file holding a "
-        "dagster.Definitions; a relative path is relative to the processes' working directory.",
+        description="Instead of module (like `dagster dev -f`): a Python file holding the Definitions object, "
+        "imported as the module named after the file; a relative path is relative to the processes' working "
+        "directory.",
     )
     image: str | None = Field(default=None, description="Container image; required by docker, kubernetes and ecs.")
     command: list[str] | None = Field(
@@ -127,12 +128,8 @@ class LocationSpec(BaseModel):
         # Like `dagster dev`'s -m and -f: the code is named one way, never both.
         if self.module is not None and self.python_file is not None:
             raise ValueError("give either module or python_file, not both")
-        if self.python_file is not None and self.framework != "dagster":
-            raise ValueError("python_file needs framework 'dagster' (our SDK's locations name a module)")
         if self.module is None and self.python_file is None:
-            raise ValueError(
-                "module is required (or python_file with framework 'dagster'): the code holding the Definitions"
-            )
+            raise ValueError("module (or python_file) is required: the code holding the Definitions")
         return self
 
     def code_target(self) -> str:

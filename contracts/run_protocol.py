@@ -235,7 +235,7 @@ class RunWorkerEnv:
     # rather than lost; its final status waits for them.
     flush_timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S
     framework: str = DEFAULT_FRAMEWORK  # "dagster": the job is a Dagster job, run by longshoreman/dagster/
-    python_file: str | None = None  # instead of module (then ""): the file holding the Dagster Definitions
+    python_file: str | None = None  # instead of module (then ""): the file holding the Definitions
 
     def to_env(self) -> dict[str, str]:
         """The variables, ready for a process, container or pod (the token only when set here)."""
@@ -312,8 +312,6 @@ class RunWorkerEnv:
         module, python_file = get("RUN_MODULE"), get("RUN_PYTHON_FILE")
         if module is not None and python_file is not None:
             raise RunEnvError(f"{ENV_PREFIX}RUN_MODULE and {ENV_PREFIX}RUN_PYTHON_FILE are both set: set one")
-        if python_file is not None and framework == DEFAULT_FRAMEWORK:
-            raise RunEnvError(f"{ENV_PREFIX}RUN_PYTHON_FILE needs {ENV_PREFIX}RUN_FRAMEWORK=dagster")
         if python_file is None:
             module = required("RUN_MODULE")
         tags = _json_object("RUN_TAGS", get("RUN_TAGS"))

@@ -143,9 +143,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="longshoreman code-server", description="Serve a module's definitions.")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--module", help="Python module holding one Definitions object")
-    target.add_argument(
-        "--python-file", help="instead of --module (framework dagster): a Python file holding a dagster.Definitions"
-    )
+    target.add_argument("--python-file", help="instead of --module: a Python file holding one Definitions object")
     parser.add_argument("--port", type=int, required=True, help="TCP port to listen on")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -154,17 +152,13 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         default="longshoreman",
         help="what the module is written against: our SDK (default) or Dagster (a dagster.Definitions)",
     )
-    args = parser.parse_args(argv)
-    if args.python_file is not None and args.framework != "dagster":
-        parser.error("--python-file needs --framework dagster")
-    return args
+    return parser.parse_args(argv)
 
 
 def load_served(module: str | None, framework: str, python_file: str | None = None) -> Served:
-    """The definitions of the module (or, for Dagster, the file) for `framework` (LoadError if they cannot be
-    loaded)."""
+    """The definitions of the module (or the file) for `framework` (LoadError if they cannot be loaded)."""
     if framework != "dagster":
-        return load_definitions(module or "")
+        return load_definitions(module or "", python_file)
     try:
         from longshoreman.dagster.catalog import DagsterCatalog
         from longshoreman.dagster.loader import load, load_file

@@ -99,7 +99,7 @@ def add(
     name: Annotated[str | None, typer.Option(help="Location name (DNS-safe).")] = None,
     module: Annotated[str | None, typer.Option(help="Python module holding a Definitions object.")] = None,
     python_file: Annotated[
-        str | None, typer.Option(help="Instead of --module (framework dagster): a file holding a dagster.Definitions.")
+        str | None, typer.Option(help="Instead of --module: a Python file holding a Definitions object.")
     ] = None,
     launcher: Annotated[str | None, typer.Option(help="process, docker or kubernetes.")] = None,
     image: Annotated[str | None, typer.Option(help="Container image (docker, kubernetes).")] = None,

@@ -1,5 +1,6 @@
-"""Dagster code named as `dagster dev` names it besides `-m`: a `python_file` location (`-f`) and the locations of
-a Dagster `workspace.yaml` (`-w`), against real dagster, the real agent, control plane and Temporal dev server."""
+"""Code named as `dagster dev` names it besides `-m`: a `python_file` location (`-f`, for Dagster and our SDK) and
+the locations of a Dagster `workspace.yaml` (`-w`), against real dagster, the real agent, control plane and
+Temporal dev server."""
 
 from __future__ import annotations
 
@@ -56,9 +57,8 @@ def test_a_spec_names_its_code_one_way():
     base = {"name": "etl", "framework": "dagster"}
     assert LocationSpec.model_validate(base | {"python_file": ETL_FILE}).code_target() == ETL_FILE
     for fields, message in (
-        (base, "module is required (or python_file"),
+        (base, "module (or python_file) is required"),
         (base | {"module": "a.b", "python_file": ETL_FILE}, "either module or python_file, not both"),
-        ({"name": "etl", "python_file": ETL_FILE}, "python_file needs framework 'dagster'"),
         (base | {"python_file": "defs.txt"}, "must be the path of a .py file"),
     ):
         with pytest.raises(ValueError, match=re.escape(message)):
@@ -69,8 +69,8 @@ def test_a_spec_names_its_code_one_way():
     env = RunWorkerEnv("r1", "", "etl_job", framework="dagster", python_file="d.py").to_env()
     assert "LONGSHOREMAN_RUN_MODULE" not in env
     assert RunWorkerEnv.from_env(env).python_file == "d.py"
-    with pytest.raises(RunEnvError, match="RUN_PYTHON_FILE needs"):
-        RunWorkerEnv.from_env(env | {"LONGSHOREMAN_RUN_FRAMEWORK": "longshoreman"})
+    with pytest.raises(RunEnvError, match="RUN_MODULE and LONGSHOREMAN_RUN_PYTHON_FILE are both set"):
+        RunWorkerEnv.from_env(env | {"LONGSHOREMAN_RUN_MODULE": "etl.defs"})
 
 
 def test_a_missing_or_broken_file_is_a_load_error_with_the_users_traceback(
@@ -118,6 +118,14 @@ def test_a_python_file_location_loads_and_its_asset_job_succeeds(stack: Stack):
     refused = stack.client.post("/api/locations", json=stack.spec("both", framework="dagster", python_file="a.py")
                                 | {"module": "a.b"})  # fmt: skip
     assert refused.status_code == 422 and "either module or python_file, not both" in refused.text, refused.text
+
+
+def test_our_sdk_locations_may_name_a_file_too(stack: Stack):
+    view = stack.add_location(stack.spec("hellofile", module=None, python_file="examples/hello/definitions.py"))
+
+    assert "greet" in {job["name"] for job in view["definitions"]["jobs"]}
+    run = stack.wait_run(stack.launch("greet", {"name": "file"}, location="hellofile"), timeout_s=60)
+    assert run["status"] == "SUCCESS", run["reason"]
 
 
 def test_a_workspace_file_adds_a_module_location_and_a_file_location(
