@@ -39,17 +39,26 @@ class ServerExitCode(IntEnum):
 
 def code_server_command(
     python: str,
-    module: str,
+    module: str | None,
     port: int,
     host: str,
     command: list[str] | None = None,
     framework: str = "longshoreman",
+    python_file: str | None = None,
 ) -> list[str]:
     """The code server's command line: the SDK's server, or the location's own `command` with its
-    `{module}`, `{port}`, `{host}` and `{framework}` placeholders filled in."""
-    default = [python, "-m", "longshoreman", "code-server", "--module", "{module}", "--port", "{port}"]
+    `{module}`, `{python_file}`, `{port}`, `{host}` and `{framework}` placeholders filled in (a placeholder
+    the location does not set becomes "")."""
+    target = ["--python-file", "{python_file}"] if python_file is not None else ["--module", "{module}"]
+    default = [python, "-m", "longshoreman", "code-server", *target, "--port", "{port}"]
     default += ["--host", "{host}"]
     if framework != "longshoreman":
         default += ["--framework", "{framework}"]
-    values = {"module": module, "port": str(port), "host": host, "framework": framework}
+    values = {
+        "module": module or "",
+        "python_file": python_file or "",
+        "port": str(port),
+        "host": host,
+        "framework": framework,
+    }
     return [part.format(**values) for part in (command or default)]

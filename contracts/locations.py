@@ -66,14 +66,24 @@ class LocationSpec(BaseModel):
     launcher: LauncherKind = "process"
     framework: Framework = Field(
         default="longshoreman",
-        description="'dagster': the module holds a dagster.Definitions, served and run by Dagster "
+        description="'dagster': the module or python_file holds a dagster.Definitions, served and run by Dagster "
         "(needs the dagster extra in the image).",
     )
-    module: str = Field(
+    module: str | None = Field(
+        default=None,
         min_length=1,
-        description="Python module (importable in the image or the agent's environment) holding a Definitions object.",
+        description="Python module (importable in the image or the agent's environment) holding a Definitions object "
+        "(like `dagster dev -m`).",
         # Documented in the schema; enforced by the validator below, which says what is wrong in words.
         json_schema_extra={"pattern": MODULE_PATTERN},
+    )
+    python_file: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1024,
+        description="Instead of module (like `dagster dev -f`): a Python file holding the Definitions object, "
+        "imported as the module named after the file; a relative path is relative to the processes' working "
+        "directory.",
     )
     image: str | None = Field(default=None, description="Container image; required by docker, kubernetes and ecs.")
     command: list[str] | None = Field(
@@ -101,10 +111,30 @@ class LocationSpec(BaseModel):
 
     @field_validator("module")
     @classmethod
-    def _module_is_dotted(cls, value: str) -> str:
-        if not re.fullmatch(MODULE_PATTERN, value):
+    def _module_is_dotted(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(MODULE_PATTERN, value):
             raise ValueError("module must be a dotted Python module path such as 'examples.hello.definitions'")
         return value
+
+    @field_validator("python_file")
+    @classmethod
+    def _file_is_python(cls, value: str | None) -> str | None:
+        if value is not None and (not value.endswith(".py") or "\0" in value):
+            raise ValueError("python_file must be the path of a .py file such as 'src/project/definitions.py'")
+        return value
+
+    @model_validator(mode="after")
+    def _one_code_target(self) -> LocationSpec:
+        # Like `dagster dev`'s -m and -f: the code is named one way, never both.
+        if self.module is not None and self.python_file is not None:
+            raise ValueError("give either module or python_file, not both")
+        if self.module is None and self.python_file is None:
+            raise ValueError("module (or python_file) is required: the code holding the Definitions")
+        return self
+
+    def code_target(self) -> str:
+        """The module, or the python_file, that holds the location's Definitions (as shown to people)."""
+        return self.module or self.python_file or ""
 
     @model_validator(mode="after")
     def _env_fits(self) -> LocationSpec:

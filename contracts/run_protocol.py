@@ -235,18 +235,20 @@ class RunWorkerEnv:
     # rather than lost; its final status waits for them.
     flush_timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S
     framework: str = DEFAULT_FRAMEWORK  # "dagster": the job is a Dagster job, run by longshoreman/dagster/
+    python_file: str | None = None  # instead of module (then ""): the file holding the Definitions
 
     def to_env(self) -> dict[str, str]:
         """The variables, ready for a process, container or pod (the token only when set here)."""
         env = {
             ENV_PREFIX + "RUN_ID": self.run_id,
             ENV_PREFIX + "RUN_ATTEMPT": str(self.attempt),
-            ENV_PREFIX + "RUN_MODULE": self.module,
             ENV_PREFIX + "RUN_JOB": self.job,
             ENV_PREFIX + "RUN_CONFIG": json.dumps(self.config),
             ENV_PREFIX + "RUN_TAGS": json.dumps(self.tags),
         }
         optional = {
+            "RUN_MODULE": self.module,
+            "RUN_PYTHON_FILE": self.python_file,
             "CONTROL_PLANE_URL": self.control_plane_url,
             "RUN_TOKEN": self.token,
             "STARTED_FILE": self.started_file,
@@ -268,7 +270,7 @@ class RunWorkerEnv:
         every = RunWorkerEnv(
             "x", "x", "x", control_plane_url="x", token="x", started_file="x", termination_file="x", log_store="x"
         )
-        optional = ("RUN_FLUSH_TIMEOUT_S", "RUN_FORWARD_LOGS", "RUN_FRAMEWORK")
+        optional = ("RUN_FLUSH_TIMEOUT_S", "RUN_FORWARD_LOGS", "RUN_FRAMEWORK", "RUN_PYTHON_FILE")
         return frozenset(every.to_env()) | {ENV_PREFIX + name for name in optional}
 
     @classmethod
@@ -307,12 +309,17 @@ class RunWorkerEnv:
         framework = get("RUN_FRAMEWORK") or DEFAULT_FRAMEWORK
         if framework not in FRAMEWORKS:
             raise RunEnvError(f"{ENV_PREFIX}RUN_FRAMEWORK must be one of {', '.join(FRAMEWORKS)}, got {framework!r}")
+        module, python_file = get("RUN_MODULE"), get("RUN_PYTHON_FILE")
+        if module is not None and python_file is not None:
+            raise RunEnvError(f"{ENV_PREFIX}RUN_MODULE and {ENV_PREFIX}RUN_PYTHON_FILE are both set: set one")
+        if python_file is None:
+            module = required("RUN_MODULE")
         tags = _json_object("RUN_TAGS", get("RUN_TAGS"))
         if not all(isinstance(v, str) for v in tags.values()):
             raise RunEnvError(f"{ENV_PREFIX}RUN_TAGS values must be strings")
         return cls(
             run_id=required("RUN_ID"),
-            module=required("RUN_MODULE"),
+            module=module or "",
             job=required("RUN_JOB"),
             attempt=_number("RUN_ATTEMPT", get("RUN_ATTEMPT") or "1", int, minimum=1),
             config=_json_object("RUN_CONFIG", get("RUN_CONFIG")),
@@ -327,6 +334,7 @@ class RunWorkerEnv:
                 "RUN_FLUSH_TIMEOUT_S", get("RUN_FLUSH_TIMEOUT_S") or str(DEFAULT_FLUSH_TIMEOUT_S), float, minimum=0
             ),
             framework=framework,
+            python_file=python_file,
         )
 
 

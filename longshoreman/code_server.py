@@ -141,7 +141,9 @@ def build_documents(definitions: Served) -> dict[str, bytes]:
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="longshoreman code-server", description="Serve a module's definitions.")
-    parser.add_argument("--module", required=True, help="Python module holding one Definitions object")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--module", help="Python module holding one Definitions object")
+    target.add_argument("--python-file", help="instead of --module: a Python file holding one Definitions object")
     parser.add_argument("--port", type=int, required=True, help="TCP port to listen on")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -153,23 +155,24 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_served(module: str, framework: str) -> Served:
-    """The module's definitions for `framework` (LoadError if they cannot be loaded)."""
+def load_served(module: str | None, framework: str, python_file: str | None = None) -> Served:
+    """The definitions of the module (or the file) for `framework` (LoadError if they cannot be loaded)."""
     if framework != "dagster":
-        return load_definitions(module)
+        return load_definitions(module or "", python_file)
     try:
         from longshoreman.dagster.catalog import DagsterCatalog
-        from longshoreman.dagster.loader import load
+        from longshoreman.dagster.loader import load, load_file
     except ImportError as exc:
         raise LoadError(
             f"framework dagster needs dagster in this environment (pip install 'longshoreman[dagster]'): {exc}"
         ) from None
-    loaded = load(module)
+    loaded = load_file(python_file) if python_file is not None else load(module or "")
     try:
         return DagsterCatalog(loaded)
     except Exception as exc:
+        what = f"file {python_file!r}" if python_file is not None else repr(module)
         raise LoadError(
-            f"the Definitions in {module!r} cannot be described: {type(exc).__name__}: {exc}", module
+            f"the Definitions in {what} cannot be described: {type(exc).__name__}: {exc}", loaded.module
         ) from exc
 
 
@@ -177,7 +180,7 @@ def main(argv: list[str]) -> int:
     """Load the module, serve until SIGTERM/SIGINT, and return the process exit code."""
     args = _parse_args(argv)
     try:
-        definitions = load_served(args.module, args.framework)
+        definitions = load_served(args.module, args.framework, args.python_file)
         documents = build_documents(definitions)
     except LoadError as exc:
         print(exc.user_traceback(), end="", file=sys.stderr)
@@ -196,7 +199,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     port = server.server_address[1]
-    print(f"longshoreman code-server: serving {args.module} on http://{args.host}:{port}", flush=True)
+    served = args.module or args.python_file
+    print(f"longshoreman code-server: serving {served} on http://{args.host}:{port}", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
     finally:

@@ -28,9 +28,10 @@ EventSink = Callable[[str, str], None]
 class LoadError(Exception):
     """A module, its Definitions object or a job could not be loaded; the message is one readable line."""
 
-    def __init__(self, message: str, module: str = "") -> None:
+    def __init__(self, message: str, module: str = "", hidden: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.module = module
+        self.hidden = hidden  # files of the loader (e.g. Dagster's) whose frames the user's traceback leaves out
 
     def user_traceback(self) -> str:
         """The traceback of the error the user's code raised while importing, or "" if there is none to show."""
@@ -43,7 +44,7 @@ class LoadError(Exception):
         import traceback
 
         # Only the user's frames: the loader's and importlib's own are noise to the reader.
-        loader_files = (__file__, os.path.dirname(importlib.__file__ or ""))
+        loader_files = (__file__, os.path.dirname(importlib.__file__ or ""), *self.hidden)
         frames = [
             frame
             for frame in traceback.extract_tb(cause.__traceback__)
@@ -271,16 +272,19 @@ class Definitions:
         return f"Definitions(jobs={list(self._jobs)!r}, automations={list(self._automations)!r})"
 
 
-def load_definitions(module_name: str) -> Definitions:
-    """Import `module_name` and return its one Definitions object (LoadError otherwise)."""
+def load_definitions(module_name: str, python_file: str | None = None) -> Definitions:
+    """Import `module_name` (or the file `python_file`) and return its one Definitions object (LoadError otherwise)."""
     # Like `python -m`, resolve modules from the working directory even under the console script.
     cwd = os.getcwd()
     if cwd not in sys.path and "" not in sys.path:
         sys.path.insert(0, cwd)
+    what = f"file {python_file!r}" if python_file is not None else f"module {module_name!r}"
     try:
-        module = importlib.import_module(module_name)
+        module = _import_file(python_file) if python_file is not None else importlib.import_module(module_name)
+    except LoadError:
+        raise
     except Exception as exc:
-        raise LoadError(f"could not import module {module_name!r}: {type(exc).__name__}: {exc}", module_name) from exc
+        raise LoadError(f"could not import {what}: {type(exc).__name__}: {exc}", module_name) from exc
     found: dict[int, list[str]] = {}
     objects: dict[int, Definitions] = {}
     for attr, value in vars(module).items():
@@ -288,20 +292,40 @@ def load_definitions(module_name: str) -> Definitions:
             found.setdefault(id(value), []).append(attr)
             objects[id(value)] = value
     if not objects:
-        raise LoadError(
-            f"module {module_name!r} has no Definitions object: add e.g. `defs = Definitions(jobs=[my_job])`"
-        )
+        raise LoadError(f"{what} has no Definitions object: add e.g. `defs = Definitions(jobs=[my_job])`")
     if len(objects) > 1:
         names = ", ".join(sorted(names[0] for names in found.values()))
-        raise LoadError(f"module {module_name!r} has several Definitions objects ({names}): keep exactly one")
+        raise LoadError(f"{what} has several Definitions objects ({names}): keep exactly one")
     return next(iter(objects.values()))
 
 
-def load_job(module_name: str, job_name: str) -> Job:
-    """The job called `job_name` of the Definitions in `module_name` (LoadError otherwise)."""
-    definitions = load_definitions(module_name)
+def _import_file(python_file: str) -> Any:
+    """Import a .py file as the module named after it (as `dagster dev -f` and Dagster's file loader do)."""
+    import importlib.util
+
+    path = os.path.abspath(python_file)
+    if not os.path.isfile(path):
+        raise LoadError(f"python file {python_file!r} not found (looked for {path})")
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise LoadError(f"python file {python_file!r} cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its own functions (and pickles of them) find the module again
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def load_job(module_name: str, job_name: str, python_file: str | None = None) -> Job:
+    """The job called `job_name` of the Definitions in `module_name` or `python_file` (LoadError otherwise)."""
+    definitions = load_definitions(module_name, python_file)
     found = definitions.job(job_name)
     if found is None:
         available = ", ".join(j.name for j in definitions.jobs) or "none"
-        raise LoadError(f"job {job_name!r} not found in module {module_name!r} (available: {available})")
+        what = f"file {python_file!r}" if python_file is not None else f"module {module_name!r}"
+        raise LoadError(f"job {job_name!r} not found in {what} (available: {available})")
     return found

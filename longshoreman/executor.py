@@ -146,7 +146,7 @@ class RunExecutor:
         if s.framework == "dagster":
             return self._run_dagster()
         try:
-            job = load_job(s.module, s.job)
+            job = load_job(s.module, s.job, s.python_file)
             config = job.resolve_config(s.config)
         except LoadError as exc:
             return self._load_failed(exc)

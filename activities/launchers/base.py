@@ -149,7 +149,7 @@ def run_worker_env(
     return run_protocol.RunWorkerEnv(
         run_id=request.run_id,
         attempt=request.attempt,
-        module=request.location.module,
+        module=request.location.module or "",
         job=request.job,
         config=request.config,
         tags=request.tags,
@@ -160,6 +160,7 @@ def run_worker_env(
         log_store=logs.url if logs is not None else None,
         forward_logs=logs.forwarded if logs is not None else True,
         framework=request.location.framework,
+        python_file=request.location.python_file,
     )
 
 

@@ -99,7 +99,13 @@ class ProcessLauncher:
         async def prepare() -> tuple[list[str], dict[str, str], dict[str, Any]]:
             port = _free_port(self.settings.host)
             command = code_server_command(
-                self.settings.python, spec.module, port, self.settings.host, spec.command, spec.framework
+                self.settings.python,
+                spec.module,
+                port,
+                self.settings.host,
+                spec.command,
+                spec.framework,
+                spec.python_file,
             )
             env = self._base_env(spec.process_env()) | {PORT_VAR: str(port)}
             return command, env, {"port": port}

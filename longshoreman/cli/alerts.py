@@ -23,8 +23,7 @@ from contracts.alerts import (
     DeliveryOutcome,
 )
 from longshoreman.cli.api_client import CliError, connect
-from longshoreman.cli.locations import validation_message
-from longshoreman.cli.render import clip, console, print_json, short_when
+from longshoreman.cli.render import clip, console, print_json, short_when, validation_message
 
 app = typer.Typer(help="Alert policies: which events go to which channels (email, Slack, Teams, ...).")
 

@@ -13,11 +13,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from contracts.api import LocationEventList, LocationList, LocationView, RedeployBody
-from contracts.locations import LocationSpec
+from contracts.locations import LocationSpec, agent_queue_change
 from contracts.statuses import LocationStatus
-from longshoreman.cli.api_client import ApiClient, CliError, connect
+from longshoreman.cli.api_client import ApiClient, ApiError, CliError, connect
 from longshoreman.cli.automations import definitions_tables
-from longshoreman.cli.render import console, locations_table, parse_pairs, print_json, styled, when
+from longshoreman.cli.render import (
+    console,
+    locations_table,
+    parse_pairs,
+    print_json,
+    styled,
+    validation_message,
+    when,
+)
+from longshoreman.cli.workspace import workspace_specs
 
 app = typer.Typer(help="Manage code locations (the code servers the agent keeps running).", no_args_is_help=True)
 
@@ -30,18 +39,6 @@ SecretEnvOpt = Annotated[
     ),
 ]
 WaitTimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds --wait waits before giving up.")]
-
-
-def validation_message(exc: ValidationError) -> str:
-    """The first few validation errors of a spec as one line."""
-    parts = []
-    for err in exc.errors()[:3]:
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"]
-        if err["type"] == "string_pattern_mismatch" and loc == "name":
-            msg = "must be 1-40 lowercase letters, digits or '-', starting and ending with a letter or digit"
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts)
 
 
 def load_spec_file(path: Path) -> LocationSpec:
@@ -93,8 +90,17 @@ def wait_for_location(
 @app.command("add")
 def add(
     file: Annotated[Path | None, typer.Option("--file", "-f", help="YAML spec file.")] = None,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace", "-w", help="A Dagster workspace.yaml: adds or updates one dagster location per entry."
+        ),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Location name (DNS-safe).")] = None,
     module: Annotated[str | None, typer.Option(help="Python module holding a Definitions object.")] = None,
+    python_file: Annotated[
+        str | None, typer.Option(help="Instead of --module: a Python file holding a Definitions object.")
+    ] = None,
     launcher: Annotated[str | None, typer.Option(help="process, docker or kubernetes.")] = None,
     image: Annotated[str | None, typer.Option(help="Container image (docker, kubernetes).")] = None,
     env: EnvOpt = None,
@@ -108,27 +114,37 @@ def add(
     timeout: WaitTimeoutOpt = 120.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a code location from a spec file or from options."""
+    """Add a code location from a spec file or from options, or Dagster's locations from a workspace file."""
     flags = {
         "name": name,
         "module": module,
+        "python_file": python_file,
         "launcher": launcher,
         "image": image,
         "working_dir": working_dir,
         "framework": framework,
     }
+    extra: dict[str, Any] = {
+        "env": parse_pairs(env or [], "--env"),
+        "secret_env": parse_pairs(secret_env or [], "--secret-env"),
+        "agent_queue": queue,
+    }
+    if workspace is not None:
+        named = [f"--{k.replace('_', '-')}" for k in ("name", "module", "python_file", "working_dir") if flags[k]]
+        if file is not None or named:
+            raise CliError(f"--workspace names the code itself: drop {', '.join(named) or '--file'}")
+        if framework not in (None, "dagster"):
+            raise CliError("a workspace file's locations are dagster locations: drop --framework")
+        base = {"launcher": launcher, "image": image} | extra
+        add_workspace(workspace_specs(workspace, base), wait, timeout, as_json)
+        return
     if file is not None:
         if any(v is not None for v in flags.values()) or env or secret_env or queue:
             raise CliError("use either --file or --name/--module/... options, not both")
         spec = load_spec_file(file)
     else:
-        if not name or not module:
-            raise CliError("give --file spec.yaml, or at least --name and --module")
-        extra: dict[str, Any] = {
-            "env": parse_pairs(env or [], "--env"),
-            "secret_env": parse_pairs(secret_env or [], "--secret-env"),
-            "agent_queue": queue,
-        }
+        if not name or not (module or python_file):
+            raise CliError("give --file spec.yaml, --workspace workspace.yaml, or at least --name and --module")
         spec = build_spec(flags | extra)
     with connect() as client:
         view = client.send("POST", "/api/locations", spec, LocationView)
@@ -138,6 +154,44 @@ def add(
         print_json(view)
         return
     console.print(f"location [bold]{view.name}[/] added: {styled(view.status)} (generation {view.generation})")
+
+
+def add_workspace(specs: list[LocationSpec], wait: bool, timeout: float, as_json: bool) -> None:
+    """Declare every location of a workspace: checked all first (nothing half-added), then added or updated."""
+    with connect() as client:
+        current: dict[str, LocationView] = {}
+        for spec in specs:
+            try:
+                view = client.get(f"/api/locations/{spec.name}", LocationView)
+            except ApiError as exc:
+                if exc.status_code != 404:
+                    raise
+                continue
+            if view.status is LocationStatus.STOPPED:
+                continue  # added again, as a new location
+            if view.spec.agent_queue != spec.agent_queue:
+                raise CliError(f"location {spec.name}: {agent_queue_change(view.spec.agent_queue, spec.agent_queue)}")
+            current[spec.name] = view
+        views: list[LocationView] = []
+        for spec in specs:
+            # PUT declares: created if absent (or STOPPED), redeployed if its spec changed, else left as it is.
+            view = client.send("PUT", f"/api/locations/{spec.name}", spec, LocationView)
+            before = current.get(spec.name)
+            outcome, generation = "added", view.generation
+            if before is not None:
+                # A redeploy stores the new spec (updated_at moves); its new generation comes when it serves.
+                changed = view.updated_at != before.updated_at
+                outcome, generation = ("updated", before.generation + 1) if changed else ("unchanged", 0)
+            if wait:
+                view = wait_for_location(client, spec.name, {LocationStatus.LOADED}, timeout, generation)
+            views.append(view)
+            if not as_json:
+                console.print(
+                    f"location [bold]{view.name}[/] {outcome}: {styled(view.status)} (generation {view.generation})"
+                    f"  {escape(spec.code_target())}"
+                )
+    if as_json:
+        print_json(LocationList(locations=views))
 
 
 @app.command("list")
@@ -167,7 +221,8 @@ def show(name: str, as_json: JsonOpt = False) -> None:
         console.print(f"message:   {escape(view.message)}")
     console.print(f"code server: {view.server or '-'}")
     console.print(
-        f"launcher:  {spec.launcher}  module: {escape(spec.module)}"
+        f"launcher:  {spec.launcher}  {'python_file' if spec.python_file else 'module'}: "
+        + escape(spec.code_target())
         + (f"  framework: {spec.framework}" if spec.framework != "longshoreman" else "")
         + (f"  image: {spec.image}" if spec.image else "")
     )

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -195,3 +195,15 @@ def log_line(line: LogLine) -> str:
     """A log line as rich markup, stderr lines in red."""
     text = escape(line.line)
     return f"[red]{text}[/]" if line.stream == "stderr" else text
+
+
+def validation_message(exc: ValidationError) -> str:
+    """The first few validation errors of a spec as one line."""
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "string_pattern_mismatch" and loc == "name":
+            msg = "must be 1-40 lowercase letters, digits or '-', starting and ending with a letter or digit"
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)

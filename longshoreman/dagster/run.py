@@ -25,7 +25,7 @@ from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from contracts.run_protocol import ASSETS_TAG, RunWorkerEnv
 from longshoreman.dagster.events import error_summary, map_event, user_traceback
-from longshoreman.dagster.loader import load
+from longshoreman.dagster.loader import LoadedDefinitions, load, load_file
 from longshoreman.definitions import LoadError
 
 EventSink = Callable[..., None]
@@ -52,17 +52,14 @@ class DagsterRun:
     def __init__(self, settings: RunWorkerEnv, emit: EventSink) -> None:
         self.settings = settings
         self._emit = emit
-        loaded = load(settings.module)
+        loaded = load_file(settings.python_file) if settings.python_file else load(settings.module)
         try:
             self.job = loaded.definitions.resolve_job_def(settings.job)
         except Exception as exc:
             available = ", ".join(sorted(j.name for j in loaded.definitions.resolve_all_job_defs())) or "none"
-            raise LoadError(
-                f"job {settings.job!r} not found in module {settings.module!r} (available: {available})"
-            ) from exc
-        self._recon = ReconstructableRepository.for_module(
-            loaded.module, loaded.attribute, os.getcwd()
-        ).get_reconstructable_job(settings.job)
+            where = f"file {settings.python_file!r}" if settings.python_file else f"module {settings.module!r}"
+            raise LoadError(f"job {settings.job!r} not found in {where} (available: {available})") from exc
+        self._recon = _repository(loaded).get_reconstructable_job(settings.job)
         self.tags = {k: v for k, v in settings.tags.items() if k != ASSETS_TAG}
         self.assets = self._asset_selection(settings.tags.get(ASSETS_TAG))
         try:
@@ -111,6 +108,13 @@ class DagsterRun:
         if any(_interrupted(event) for _, event in forwarder.failures):
             return Outcome(False, "interrupted", interrupted=True)
         return _failure(forwarder.failures, forwarder.run_failure)
+
+
+def _repository(loaded: LoadedDefinitions) -> ReconstructableRepository:
+    """How Dagster finds the Definitions again in a step's child process: the same module, or the same file."""
+    if loaded.python_file is not None:
+        return ReconstructableRepository.for_file(loaded.python_file, loaded.attribute, os.getcwd())
+    return ReconstructableRepository.for_module(loaded.module, loaded.attribute, os.getcwd())
 
 
 def _interrupted(event: dg.DagsterEvent) -> bool:

@@ -322,7 +322,7 @@ class DevStack:
     def deploy_example(self) -> LocationView:
         """Deploy examples/hello (a fresh generation if it exists already) and wait until it is LOADED."""
         spec = self.example_spec()
-        self.say(f"deploying the example location {spec.name!r} ({spec.module})")
+        self.say(f"deploying the example location {spec.name!r} ({spec.code_target()})")
         with self.client() as client:
             try:
                 current: LocationView | None = client.get(f"/api/locations/{spec.name}", LocationView)

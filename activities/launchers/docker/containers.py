@@ -131,7 +131,9 @@ def server_args(
     host_network = network_of(spec, settings) == "host"
     # On the host network the server shares the host's ports: bind where published ports would.
     host = settings.publish_host if host_network else "0.0.0.0"
-    args["command"] = code_server_command(settings.python, spec.module, port, host, spec.command, spec.framework)
+    args["command"] = code_server_command(
+        settings.python, spec.module, port, host, spec.command, spec.framework, spec.python_file
+    )
     args["environment"] = {"PYTHONUNBUFFERED": "1", **spec.process_env(), PORT_VAR: str(port)}
     if not host_network and settings.server_access == "published-port":
         args["ports"] = {f"{port}/tcp": (settings.publish_host, None)}

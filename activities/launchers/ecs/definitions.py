@@ -119,7 +119,9 @@ def server_task_definition(
     spec: LocationSpec, name: str, tag_values: dict[str, str], secret_arn: str | None, settings: EcsLauncherSettings
 ) -> Body:
     """The code server: the image's SDK server on the location's port; secret_env read from its secret."""
-    command = code_server_command(settings.python, spec.module, spec.port, "0.0.0.0", spec.command, spec.framework)
+    command = code_server_command(
+        settings.python, spec.module, spec.port, "0.0.0.0", spec.command, spec.framework, spec.python_file
+    )
     env = spec.env | {"PYTHONUNBUFFERED": "1", PORT_VAR: str(spec.port)}
     container = _container(SERVER_CONTAINER, spec, command, env, _secret_refs(secret_arn, spec.secret_env), settings)
     container["portMappings"] = [{"containerPort": spec.port, "protocol": "tcp"}]

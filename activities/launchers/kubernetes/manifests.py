@@ -201,7 +201,9 @@ def deployment(
 ) -> Body:
     """The code server: `replicas` pods of the image, ready when the health path answers."""
     options = spec.kubernetes
-    command = code_server_command(settings.python, spec.module, spec.port, "0.0.0.0", spec.command, spec.framework)
+    command = code_server_command(
+        settings.python, spec.module, spec.port, "0.0.0.0", spec.command, spec.framework, spec.python_file
+    )
     env = _env(spec.env | {"PYTHONUNBUFFERED": "1", PORT_VAR: str(spec.port)}) + _secret_refs(name, spec.secret_env)
     container = _container(SERVER_CONTAINER, spec, options, command, env)
     container["ports"] = [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}]
