@@ -1,7 +1,7 @@
 """Activities of the automation workflows: evaluate a tick in the code server, launch its runs, report it.
 
 User code (a schedule or sensor function) runs in the code server, never here: this asks the location's
-serving code server over HTTP, found through the location workflow's status query.
+serving code server over HTTP (activities/code_server_client.py).
 """
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from activities.code_server_client import CodeServerClient, NotServing
 from activities.control_plane_client import ControlPlaneClient
 from activities.polling import heartbeating
-from contracts.agent import Ack, LocationState
+from contracts.agent import Ack
 from contracts.automation_flows import (
     LaunchTickRuns,
     ReportTickInput,
@@ -38,8 +38,7 @@ from contracts.automations import (
     TickEvaluation,
 )
 from contracts.code_server_protocol import MIN_TICK_INTERVAL_S, schedule_tick_path, sensor_tick_path
-from contracts.statuses import LocationStatus
-from contracts.temporal import STATUS_QUERY, Activities, location_workflow_id
+from contracts.temporal import Activities
 
 # Catch-up policy "none": a tick evaluated later than this after its time counts as missed.
 LATE_AFTER_S = 5.0
@@ -49,13 +48,13 @@ WAIT_STEP_S = 25.0
 class AutomationActivities:
     """Side effects of ScheduleTickWorkflow, SensorWorkflow and BackfillWorkflow."""
 
-    def __init__(self, control_plane: ControlPlaneClient) -> None:
+    def __init__(self, control_plane: ControlPlaneClient, code_servers: CodeServerClient | None = None) -> None:
         self._control_plane = control_plane
-        self._http = httpx.AsyncClient(limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+        self._code_servers = code_servers or CodeServerClient()
 
     async def aclose(self) -> None:
         """Close the code-server client."""
-        await self._http.aclose()
+        await self._code_servers.aclose()
 
     @activity.defn(name=Activities.EVALUATE_SCHEDULE_TICK)
     async def evaluate_schedule_tick(self, request: ScheduleTickRequest) -> TickEvaluation:
@@ -128,31 +127,11 @@ class AutomationActivities:
     async def _ask(self, location: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST to the location's serving code server: its JSON answer, or {"skip_reason"/"error": why not}."""
         try:
-            state = (
-                await activity.client()
-                .get_workflow_handle(location_workflow_id(location))
-                .query(STATUS_QUERY, result_type=LocationState)
-            )
-        except RPCError as err:
-            return {"skip_reason": f"code location '{location}' cannot be asked: {err.message}"}
-        if state.status is not LocationStatus.LOADED or state.server is None:
-            return {
-                "skip_reason": f"code location '{location}' is {state.status}: ticks resume once it is LOADED again"
-            }
-        try:
-            async with heartbeating():
-                response = await self._http.post(state.server.url + path, json=body, timeout=None)
-        except httpx.HTTPError as err:
-            return {"error": f"the code server {state.server.name} did not answer: {type(err).__name__}: {err}"}
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            return {"error": f"the code server {state.server.name} answered HTTP {response.status_code} without JSON"}
-        if response.status_code >= 400 and "error" not in answer:
-            answer["error"] = str(answer.get("detail") or f"HTTP {response.status_code}")
-        return answer
+            return await self._code_servers.ask(location, path, body)
+        except NotServing as err:
+            if err.status is None:
+                return {"skip_reason": err.message}
+            return {"skip_reason": f"{err.message}: ticks resume once it is LOADED again"}
 
 
 def _evaluation(answer: dict[str, Any], key_of: Any) -> TickEvaluation:

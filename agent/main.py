@@ -13,6 +13,8 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.automation_activities import AutomationActivities
+from activities.code_server_client import CodeServerClient
+from activities.config_check_activities import ConfigCheckActivities
 from activities.control_plane_client import ControlPlaneClient
 from activities.launchers.orphans import OrphanSweeper, Sweepable
 from activities.launchers.owners import TemporalOwners
@@ -59,7 +61,9 @@ class Agent:
         self.runs = RunActivities(launchers, self.control_plane, settings.poll_interval_s, compute_logs=logs)
         self.lease = SupervisionLease(client, settings.task_queue, self.runs.watches)
         reports = ReportActivities(self.control_plane)
-        self.automations = AutomationActivities(self.control_plane)
+        self.code_servers = CodeServerClient()
+        self.automations = AutomationActivities(self.control_plane, self.code_servers)
+        config_checks = ConfigCheckActivities(self.code_servers)
         versioned = deployment_config(*settings.worker_deployment()) if settings.versioning == "auto" else None
         self.worker = Worker(
             client,
@@ -84,6 +88,7 @@ class Agent:
                 self.automations.launch_tick_runs,
                 self.automations.report_tick,
                 self.automations.wait_for_runs,
+                config_checks.validate_run_config,
             ],
             max_concurrent_activities=settings.max_concurrent_activities,
             max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,

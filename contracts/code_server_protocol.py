@@ -6,6 +6,7 @@ Standard library only, like contracts/run_protocol.py: the SDK's code server imp
 from __future__ import annotations
 
 from enum import IntEnum
+from urllib.parse import quote
 
 HEALTH_PATH = "/health"  # 200 {"status": "ok"} once the code is loaded
 DEFINITIONS_PATH = "/definitions"  # contracts.locations.Definitions as JSON
@@ -14,6 +15,10 @@ PORT_VAR = "LONGSHOREMAN_PORT"  # the port the server listens on, also in its en
 SCHEDULE_TICK_PATH = "/schedules/{name}/tick"
 # POST {"cursor", "last_tick_time"} -> {"run_requests": [{"config", "tags", "run_key"}], "cursor", "skip_reason"}
 SENSOR_TICK_PATH = "/sensors/{name}/tick"
+# POST {"config", "assets": [key] | null, "partition": str | null} -> {"valid": bool, "errors": [message]}: the job's
+# own framework checks a launch's config (Dagster's messages); jobs whose definitions say `validates_config` are
+# worth this round trip at launch (the control plane's JSON-schema check cannot express all they check).
+VALIDATE_CONFIG_PATH = "/jobs/{name}/validate"
 # The shortest interval between two ticks of a schedule (`every_s`; a cron expression's finest step is a minute):
 # the SDK refuses shorter ones, and the agent knows that a tick less late than this can have missed none.
 MIN_TICK_INTERVAL_S = 1.0
@@ -27,6 +32,11 @@ def schedule_tick_path(name: str) -> str:
 def sensor_tick_path(name: str) -> str:
     """Where the code server evaluates one tick of sensor `name`."""
     return SENSOR_TICK_PATH.format(name=name)
+
+
+def validate_config_path(job: str) -> str:
+    """Where the code server checks a run config for job `job`."""
+    return VALIDATE_CONFIG_PATH.format(name=quote(job, safe=""))
 
 
 class ServerExitCode(IntEnum):

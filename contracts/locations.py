@@ -182,6 +182,11 @@ class JobDefinition(BaseModel):
     partition_keys: list[str] | None = Field(
         default=None, description="Its partitions when they are few and fixed; None: checked by the run worker."
     )
+    validates_config: bool = Field(
+        default=False,
+        description="Its code server checks a run config beyond the JSON schema (Dagster's own validation): the "
+        "control plane asks it at launch.",
+    )
 
 
 class AssetDefinition(BaseModel):

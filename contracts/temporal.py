@@ -13,6 +13,7 @@ RUN_WORKFLOW = "RunWorkflow"
 SCHEDULE_TICK_WORKFLOW = "ScheduleTickWorkflow"
 SENSOR_WORKFLOW = "SensorWorkflow"
 BACKFILL_WORKFLOW = "BackfillWorkflow"
+VALIDATE_CONFIG_WORKFLOW = "ValidateConfigWorkflow"
 # A workflow task held by an agent that died is handed to a replica after this (Temporal's default is 10 s: a run
 # or location whose agent died mid-task waited that long). Our workflows are small: a task takes milliseconds, and
 # one that times out on a slow live agent is merely retried. Continue-as-new keeps it.
@@ -57,3 +58,4 @@ class Activities:
     LAUNCH_TICK_RUNS = "launch_tick_runs"
     REPORT_TICK = "report_tick"
     WAIT_FOR_RUNS = "wait_for_runs"
+    VALIDATE_RUN_CONFIG = "validate_run_config"

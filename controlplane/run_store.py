@@ -92,6 +92,17 @@ class Launch:
     request: RunRequest | None = None
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A launch as it would be stored, nothing stored yet: the earlier run of its idempotency key, or its location,
+    job and request as it would run."""
+
+    existing: Launch | None = None
+    location: LocationSpec | None = None
+    job: JobDefinition | None = None
+    request: RunRequest | None = None
+
+
 def validate_config(job: JobDefinition, config: dict[str, Any]) -> None:
     """Invalid unless `config` satisfies the job's JSON schema."""
     if not job.config_schema:
@@ -230,6 +241,17 @@ class RunStore:
             if winner is None:
                 raise
             return winner
+
+    def prepare(self, request: RunRequest) -> Prepared:
+        """What `launch` would do with `request`, checked (NotFound, Conflict, Invalid as it raises them) but not
+        stored: the earlier run of its key, else its location, job and request as it would run."""
+        with self._db.read() as session:
+            if request.idempotency_key is not None:
+                existing = self._by_key(session, request.idempotency_key)
+                if existing is not None:
+                    return Prepared(existing=existing)
+            location, job, resolved = self._launchable_location(session, request)
+            return Prepared(location=location, job=job, request=resolved)
 
     def _by_key(self, session: Session, key: str) -> Launch | None:
         row = session.scalars(select(RunRow).where(RunRow.idempotency_key == key)).first()

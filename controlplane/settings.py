@@ -60,6 +60,13 @@ class ControlPlaneSettings(ProcessSettings):
         le=3600,
         description="A schedule or sensor evaluation in its code server takes at most this.",
     )
+    config_check_timeout_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="A launch of a job that validates its config (Dagster) waits this long at most for its code "
+        "server's verdict (ValidateConfigWorkflow); without one it goes on unchecked (0: never ask).",
+    )
     run_wait_recheck_s: float = Field(
         default=1.0,
         gt=0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHistoryEventFilterType,
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
@@ -28,11 +30,13 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
+from temporalio.exceptions import TimeoutError as TimeoutError_
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import search_attributes as attributes
 from contracts.agent import LocationState, RedeployRequest, RunResult, RunWorkflowInput
+from contracts.config_check import ConfigCheck, ConfigCheckRequest
 from contracts.locations import LocationSpec
 from contracts.run_protocol import RunStatus
 from contracts.runs import RunRequest
@@ -41,6 +45,7 @@ from contracts.temporal import (
     REDEPLOY_UPDATE,
     RUN_WORKFLOW,
     STOP_SIGNAL,
+    VALIDATE_CONFIG_WORKFLOW,
     WORKFLOW_TASK_TIMEOUT,
     location_workflow_id,
     run_workflow_id,
@@ -218,6 +223,33 @@ class TemporalGateway:
                 log.info("workflow %s was already started", workflow_id)
                 return False
         return True
+
+    async def check_config(self, request: ConfigCheckRequest, queue: str, timeout_s: float) -> ConfigCheck:
+        """The verdict of the location's code server on a launch's config (ValidateConfigWorkflow on its agent
+        queue), or — no agent took it, or Temporal did not answer, within `timeout_s` — why there is none."""
+        workflow_id = f"validate-config:{request.location}:{uuid.uuid4().hex}"
+        try:
+            # Temporal ends the workflow at `timeout_s`; this second bound is for a Temporal slow to say so.
+            async with asyncio.timeout(timeout_s + 1.0):
+                result: ConfigCheck = await self.client.execute_workflow(
+                    VALIDATE_CONFIG_WORKFLOW,
+                    request,
+                    id=workflow_id,
+                    task_queue=queue,
+                    result_type=ConfigCheck,
+                    # Temporal ends it after this, answered or not: no agent left it waiting on its queue.
+                    execution_timeout=timedelta(seconds=timeout_s),
+                    task_timeout=WORKFLOW_TASK_TIMEOUT,
+                    rpc_timeout=RPC_TIMEOUT,
+                )
+                return result
+        except WorkflowFailureError as err:
+            cause = err.cause
+            if isinstance(cause, TimeoutError_):
+                return ConfigCheck(unchecked=f"no agent of queue '{queue}' answered within {timeout_s:g} s")
+            return ConfigCheck(unchecked=f"the check failed: {getattr(cause, 'message', None) or err}")
+        except (RPCError, RuntimeError, TimeoutError) as err:
+            return ConfigCheck(unchecked=f"Temporal at {self.address} did not run the check: {err}")
 
     async def cancel_run(self, run_id: str) -> bool:
         """Request cancellation of `run:<id>`; False if the workflow has already closed."""

@@ -2,7 +2,8 @@
 
 GET /health → {"status": "ok"}; GET /definitions → contracts.locations.Definitions JSON; POST
 /schedules/{name}/tick and /sensors/{name}/tick evaluate one tick of a schedule or sensor (the user's function
-runs here, in the code server, never in the agent): see contracts/code_server_protocol.py.
+runs here, in the code server, never in the agent); POST /jobs/{name}/validate checks a run config with the
+job's own framework: see contracts/code_server_protocol.py.
 Exit codes: 0 after SIGTERM/SIGINT, 2 if the module (or its Definitions) cannot be loaded, 3 if the
 address cannot be bound.
 """
@@ -19,6 +20,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from contracts.code_server_protocol import DEFINITIONS_PATH, HEALTH_PATH, ServerExitCode
 from longshoreman.automations import failure
@@ -35,9 +37,13 @@ class Served(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
     def schedule(self, name: str) -> _Tickable | None: ...
     def sensor(self, name: str) -> _Tickable | None: ...
+    def check_config(
+        self, name: str, config: dict[str, Any], assets: list[str] | None = None, partition: str | None = None
+    ) -> list[str] | None: ...
 
 
 TICK_PATH = re.compile(r"^/(schedules|sensors)/([^/]+)/tick$")
+VALIDATE_PATH = re.compile(r"^/jobs/([^/]+)/validate$")
 MAX_TICK_BODY = 1 << 20
 
 
@@ -82,6 +88,21 @@ def evaluate_tick(definitions: Served, kind: str, name: str, body: dict[str, Any
     return 200, found_sensor.evaluate(cursor, last_tick_time)
 
 
+def check_config(definitions: Served, job: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, answer) for a config check of job `job`: {"valid", "errors"} with the framework's messages."""
+    config, assets, partition = body.get("config", {}), body.get("assets"), body.get("partition")
+    if not isinstance(config, dict):
+        return 200, {"valid": False, "errors": ["the run config must be a JSON object"]}
+    if assets is not None and not (isinstance(assets, list) and all(isinstance(a, str) for a in assets)):
+        return 400, {"error": "assets must be a list of asset keys or null"}
+    if partition is not None and not isinstance(partition, str):
+        return 400, {"error": "partition must be a string or null"}
+    errors = definitions.check_config(job, config, assets, partition)
+    if errors is None:
+        return 404, {"error": f"this code server has no job {job!r}"}
+    return 200, {"valid": not errors, "errors": errors}
+
+
 class _Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 keeps the agent's probe connection alive between health checks.
     protocol_version = "HTTP/1.1"
@@ -95,8 +116,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, body)
 
     def do_POST(self) -> None:
-        match = TICK_PATH.match(self.path.split("?", 1)[0])
-        if match is None:
+        path = self.path.split("?", 1)[0]
+        match = TICK_PATH.match(path)
+        validate = VALIDATE_PATH.match(path)
+        if match is None and validate is None:
             self._refuse()
             return
         length = int(self.headers.get("Content-Length") or 0)
@@ -110,6 +133,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             self._send(400, _json_body({"error": "the body must be a JSON object"}))
             return
+        if validate is not None:
+            status, checked = check_config(self.server.definitions, unquote(validate.group(1)), body)
+            self._send(status, _json_body(checked))
+            return
+        assert match is not None
         status, answer = evaluate_tick(self.server.definitions, match.group(1), match.group(2), body)
         try:
             encoded = _json_body(answer)
@@ -118,7 +146,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, encoded)
 
     def _refuse(self) -> None:
-        self._send(405, _json_body({"detail": "the code server answers GET, and POST for automation ticks"}))
+        self._send(
+            405, _json_body({"detail": "the code server answers GET, and POST for automation ticks and config checks"})
+        )
 
     do_PUT = do_DELETE = do_PATCH = _refuse
 

@@ -17,6 +17,7 @@ from typing import Any, overload
 from contracts.run_protocol import POOL_PATTERN, RESERVED_EVENT_TYPES
 from longshoreman.automations import Schedule, Sensor
 from longshoreman.callables import first_paragraph, takes_context
+from longshoreman.config_check import schema_errors
 
 MAX_JOB_NAME = 200
 MAX_EVENT_TYPE = 64
@@ -241,6 +242,15 @@ class Definitions:
     def job(self, name: str) -> Job | None:
         """The job called `name`, or None."""
         return self._jobs.get(name)
+
+    def check_config(
+        self, name: str, config: dict[str, Any], assets: list[str] | None = None, partition: str | None = None
+    ) -> list[str] | None:
+        """Why `config` is not valid for job `name` ([] if it is), or None if there is no such job."""
+        found = self._jobs.get(name)
+        if found is None:
+            return None
+        return schema_errors(found.name, found.config_schema, config)
 
     def schedule(self, name: str) -> Schedule | None:
         """The schedule called `name`, or None."""

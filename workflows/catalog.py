@@ -8,6 +8,7 @@ from workflows.location_workflow import CodeLocationWorkflow
 from workflows.run_workflow import RunWorkflow
 from workflows.schedule_tick_workflow import ScheduleTickWorkflow
 from workflows.sensor_workflow import SensorWorkflow
+from workflows.validate_config_workflow import ValidateConfigWorkflow
 
 AGENT_WORKFLOWS: tuple[type, ...] = (
     CodeLocationWorkflow,
@@ -15,6 +16,7 @@ AGENT_WORKFLOWS: tuple[type, ...] = (
     ScheduleTickWorkflow,
     SensorWorkflow,
     BackfillWorkflow,
+    ValidateConfigWorkflow,
 )
 # On each queue's lease queue (agent/lease.py), by a worker of their own.
 LEASE_WORKFLOWS: tuple[type, ...] = (AgentLeaseWorkflow,)

@@ -90,3 +90,13 @@ def evaluate(timeout_s: float) -> dict[str, Any]:
         "heartbeat_timeout": timedelta(seconds=10),
         "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3),
     }
+
+
+def config_check() -> dict[str, Any]:
+    """A launch's config checked in the code server while the user's request waits: a few seconds in all, one retry
+    (a second agent, if the first died); beyond that the launch goes on unchecked."""
+    return {
+        "start_to_close_timeout": timedelta(seconds=4),
+        "schedule_to_close_timeout": timedelta(seconds=8),
+        "retry_policy": RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=2),
+    }

@@ -33,7 +33,7 @@ async def launch_run(
     A run under no limit starts at once (Temporal unreachable: 503, nothing stored); one under a limit waits in
     the run queue until every limit it falls under has room (its `message` says why it waits)."""
     _refuse_reserved_tags(request.tags)
-    launched = await run_launches.launch_run(services, request)
+    launched = await run_launches.launch_run(services, request, ask_code_server=True)
     if launched.created:
         await services.audit.note(who, Action.run_launched, launched.run.id, f"{request.location}/{request.job}")
     return _answer(launched, response)
@@ -47,7 +47,7 @@ async def reexecute_run(
     with `config` replaced and `tags` merged over when given."""
     _refuse_reserved_tags((body.tags if body else None) or {})
     request = await run_in_threadpool(services.runs.reexecution, run_id, body or ReexecuteRequest())
-    launched = await run_launches.launch_run(services, request, run_id)
+    launched = await run_launches.launch_run(services, request, run_id, ask_code_server=True)
     if launched.created:
         await services.audit.note(who, Action.run_reexecuted, launched.run.id, f"re-executes {run_id}")
     return _answer(launched, response)

@@ -26,6 +26,7 @@ class DagsterCatalog:
         self.loaded = loaded
         defs = loaded.definitions
         self._jobs = sorted(defs.resolve_all_job_defs(), key=lambda job: job.name)
+        self._by_name = {job.name: job for job in self._jobs}
         instance = _Instance()
         repository = defs.get_repository_def()
         self._schedules = {s.name: DagsterSchedule(defs, s, instance) for s in repository.schedule_defs}
@@ -38,6 +39,18 @@ class DagsterCatalog:
     def sensor(self, name: str) -> DagsterSensor | None:
         """The sensor called `name`, or None."""
         return self._sensors.get(name)
+
+    def check_config(
+        self, name: str, config: dict[str, Any], assets: list[str] | None = None, partition: str | None = None
+    ) -> list[str] | None:
+        """Dagster's own messages on `config` for job `name` ([] if valid), or None if there is no such job.
+
+        The same check as the run worker's (`dagster.validate_run_config` on the whole job): it sees what the JSON
+        schema of the definitions cannot say (an Int given 2.0, a resource's or a pydantic Config's own rules)."""
+        job = self._by_name.get(name)
+        if job is None:
+            return None
+        return config_errors(job, config)
 
     def to_dict(self) -> dict[str, Any]:
         """The definitions as contracts.locations.Definitions JSON."""
@@ -70,7 +83,17 @@ def describe_job(job: dg.JobDefinition) -> dict[str, Any]:
         "assets": sorted(key.to_user_string() for key in job.asset_layer.executable_asset_keys),
         "partitioned": partitions is not None,
         "partition_keys": keys,
+        "validates_config": True,
     }
+
+
+def config_errors(job: dg.JobDefinition, config: dict[str, Any]) -> list[str]:
+    """Dagster's messages on `config` for `job`, or [] if Dagster accepts it."""
+    try:
+        dg.validate_run_config(job, config)
+    except dg.DagsterInvalidConfigError as exc:
+        return [error.message for error in exc.errors] or [str(exc)]
+    return []
 
 
 def describe_assets(defs: dg.Definitions) -> list[dict[str, Any]]:

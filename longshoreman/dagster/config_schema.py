@@ -1,8 +1,9 @@
 """Dagster config types as JSON Schema, so that the control plane checks a run's config at launch.
 
-The control plane never imports dagster: it validates a launch's config against this schema (a 422 at launch);
-the run worker then validates it again with Dagster itself (`dagster.validate_run_config`), which stays the
-authority and whose message becomes the run's reason if the two ever disagree.
+The control plane never imports dagster: it validates a launch's config against this schema (a 422 at launch).
+The schema cannot say everything Dagster checks (an Int refuses 2.0, which JSON Schema calls an integer), so the
+control plane then asks the code server, which checks with Dagster itself (`DagsterCatalog.check_config`); the run
+worker checks once more the same way, and its message becomes the run's reason when no code server answered.
 """
 
 from __future__ import annotations

@@ -49,6 +49,25 @@ def test_serves_health_and_the_definitions_of_the_module(tmp_path: Path):
     }
 
 
+def test_a_config_check_answers_with_the_json_schema_message_of_the_job(tmp_path: Path):
+    with CodeServerProcess(HELLO, tmp_path) as server:
+        server.wait_healthy()
+        refused = httpx.post(f"{server.url}/jobs/greet/validate", json={"config": {"name": 3}})
+        accepted = httpx.post(f"{server.url}/jobs/greet/validate", json={"config": {"name": "docks"}})
+        unknown = httpx.post(f"{server.url}/jobs/nope/validate", json={"config": {}})
+        definitions = Definitions.model_validate(httpx.get(f"{server.url}/definitions").json())
+
+    assert refused.status_code == 200
+    assert refused.json() == {
+        "valid": False,
+        "errors": ["config is not valid for job 'greet': config['name']: 3 is not of type 'string'"],
+    }
+    assert accepted.json() == {"valid": True, "errors": []}
+    assert unknown.status_code == 404 and unknown.json() == {"error": "this code server has no job 'nope'"}
+    # The control plane checks the same schema itself: an SDK job is not worth the round trip at launch.
+    assert not any(job.validates_config for job in definitions.jobs)
+
+
 def test_unknown_paths_answer_404_with_a_detail(tmp_path: Path):
     with CodeServerProcess(HELLO, tmp_path) as server:
         server.wait_healthy()

@@ -59,6 +59,25 @@ def test_the_launch_schema_accepts_exactly_what_dagster_accepts(job: str, config
     assert jsonschema.validators.validator_for(schema)(schema).is_valid(config) == dagster_accepts
 
 
+# Accepted by the translated JSON schema (2.0 is an integer there) but not by Dagster (an Int is no float): only
+# Dagster's own check, in the code server, refuses it at launch.
+FLOAT_TIMES = {"ops": {"say_hello": {"config": {"name": "docks", "times": 2.0}}}}
+
+
+def test_the_code_server_checks_a_config_with_dagster_where_the_schema_cannot():
+    catalog = DagsterCatalog(load("examples.dagster_etl.definitions"))
+    schema = job_config_schema(defs.resolve_job_def("greet_job"))
+
+    assert jsonschema.validators.validator_for(schema)(schema).is_valid(FLOAT_TIMES)
+    assert catalog.check_config("greet_job", FLOAT_TIMES) == [
+        'Invalid scalar at path root:ops:say_hello:config:times. Value "2.0" of type "<class \'float\'>" is not '
+        'valid for expected type "Int".'
+    ]
+    assert catalog.check_config("greet_job", GREET) == []
+    assert catalog.check_config("nope", GREET) is None
+    assert all(job["validates_config"] for job in catalog.to_dict()["jobs"])
+
+
 def test_the_definitions_fit_the_location_protocol():
     described = DagsterCatalog(load("examples.dagster_etl.definitions")).to_dict()
 

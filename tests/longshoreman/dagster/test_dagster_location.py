@@ -209,3 +209,46 @@ def test_a_broken_dagster_project_reports_the_users_traceback(stack: Stack, tmp_
 
     assert "RuntimeError: cannot reach the warehouse" in view["message"], view["message"]
     assert 'raise RuntimeError("cannot reach the warehouse")' in view["message"], view["message"]
+
+
+# The translated JSON schema lets 2.0 through as an integer; Dagster's Int refuses it.
+FLOAT_TIMES = {"ops": {"say_hello": {"config": {"name": "docks", "times": 2.0}}}}
+DAGSTER_REFUSAL = (
+    "config is not valid for job 'greet_job': Invalid scalar at path root:ops:say_hello:config:times. "
+    'Value "2.0" of type "<class \'float\'>" is not valid for expected type "Int".'
+)
+
+
+def run_ids(stack: Stack, location: str) -> list[str]:
+    """The ids of every run of the location."""
+    return [run["id"] for run in get_json(stack.client, f"/api/runs?location={location}")["runs"]]
+
+
+def test_dagster_checks_the_config_at_launch_and_an_agentless_launch_goes_on(stack: Stack):
+    add_etl(stack)
+    location = f"etl-{stack.prefix}"
+    body = {"location": location, "job": "greet_job", "config": FLOAT_TIMES, "idempotency_key": f"k-{stack.prefix}"}
+
+    refused = stack.client.post("/api/runs", json=body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"] == DAGSTER_REFUSAL
+    assert run_ids(stack, location) == []
+
+    # The refused launch stored nothing under its key: the corrected one creates the run, a repeat finds it.
+    fixed = body | {"config": {"ops": {"say_hello": {"config": {"name": "docks", "times": 2}}}}}
+    created = stack.client.post("/api/runs", json=fixed)
+    repeated = stack.client.post("/api/runs", json=fixed)
+    assert created.status_code == 201 and repeated.status_code == 200, (created.text, repeated.text)
+    run_id = created.json()["run"]["id"]
+    assert repeated.json()["run"]["id"] == run_id
+    assert stack.wait_run(run_id, timeout_s=60)["status"] == "SUCCESS"
+    assert run_ids(stack, location) == [run_id]
+
+    # No agent to ask: the launch is not held up for good; the run worker refuses the config once an agent is back.
+    stack.agent.stop()
+    unchecked = stack.client.post("/api/runs", json={"location": location, "job": "greet_job", "config": FLOAT_TIMES})
+    assert unchecked.status_code == 201, unchecked.text
+    stack.agent.start()
+    failed = stack.wait_run(unchecked.json()["run"]["id"], timeout_s=60)
+    assert failed["status"] == "FAILURE"
+    assert 'Value "2.0" of type "<class \'float\'>" is not valid for expected type "Int"' in failed["reason"]
