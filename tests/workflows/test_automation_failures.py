@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -161,27 +162,31 @@ def test_after_a_30_s_agent_outage_the_catch_up_policy_decides_what_runs(stack: 
     time.sleep(30)
     stack.agent.start()
     back_at = datetime.now(UTC)
-    time.sleep(8)  # every missed tick evaluated, and one on time
 
-    def missed(name: str) -> list[dict[str, object]]:
-        ticks = wait_for(
-            lambda: [t for t in location.ticks(name) if _during(t, down_at, back_at)] or None, 30, f"{name}'s ticks"
-        )
-        return list(ticks)
+    def missed(name: str, enough: Callable[[list[dict[str, object]]], bool]) -> list[dict[str, object]]:
+        """The ticks scheduled during the outage, once `enough` says they all are in (the agent catches up at its
+        own pace: on a busy machine its start alone takes seconds)."""
 
-    everything = missed("all")
-    assert len(everything) >= 5, everything
+        def probe() -> list[dict[str, object]] | None:
+            ticks = [t for t in location.ticks(name) if _during(t, down_at, back_at)]
+            return ticks if enough(ticks) else None
+
+        return list(wait_for(probe, 60, f"{name}'s missed ticks"))
+
+    everything = missed("all", lambda ticks: len(ticks) >= 5)
     assert all(t["outcome"] == "SUCCESS" and len(t["run_ids"]) == 1 for t in everything), everything
 
-    latest = missed("latest")
+    latest = missed("latest", lambda ticks: sum(t["outcome"] == "SKIPPED" for t in ticks) >= 4)
     ran = [t for t in latest if t["run_ids"]]
     assert len(ran) <= 1, latest
     skipped = [t for t in latest if t["outcome"] == "SKIPPED"]
-    assert len(skipped) >= 4 and all("catch-up policy 'latest'" in str(t["reason"]) for t in skipped), latest
+    assert all("catch-up policy 'latest'" in str(t["reason"]) for t in skipped), latest
 
     # "none": no tick that was already missed (due well before the agent was back) runs.
-    none = [t for t in missed("none") if _scheduled(t) < back_at - timedelta(seconds=6)]
-    assert len(none) >= 4, none
+    def long_missed(ticks: list[dict[str, object]]) -> list[dict[str, object]]:
+        return [t for t in ticks if _scheduled(t) < back_at - timedelta(seconds=6)]
+
+    none = long_missed(missed("none", lambda ticks: len(long_missed(ticks)) >= 4))
     assert all(t["outcome"] == "SKIPPED" and "catch-up policy 'none'" in str(t["reason"]) for t in none), none
 
     runs = get_json(stack.client, f"/api/runs?location={location.name}&limit=1000")["runs"]
