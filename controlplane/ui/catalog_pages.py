@@ -17,6 +17,7 @@ from controlplane.run_search import RunFilter
 from controlplane.services import Services, ServicesDep
 from controlplane.tables import RunRow, utcnow
 from controlplane.ui.access import Page
+from controlplane.ui.asset_table import asset_groups
 from controlplane.ui.rendering import render
 
 router = APIRouter()
@@ -63,10 +64,17 @@ async def locations_page(request: Request, services: ServicesDep, user: Page) ->
 
 @router.get("/locations/{name}", response_class=HTMLResponse)
 async def location_page(name: str, request: Request, services: ServicesDep, user: Page) -> HTMLResponse:
-    """One location: definitions (jobs with schemas, schedules, sensors), status history; redeploy, remove."""
+    """One location: definitions (jobs with schemas, assets, schedules, sensors), status history; redeploy, remove."""
     location = await run_in_threadpool(services.locations.require, name)
     events = await run_in_threadpool(services.locations.events, name, 200)
-    return render(request, user, "location.html", location=location, events=list(reversed(events.events)))
+    return render(
+        request,
+        user,
+        "location.html",
+        location=location,
+        asset_groups=asset_groups(location.name, location.definitions),
+        events=list(reversed(events.events)),
+    )
 
 
 @router.get("/automations", response_class=HTMLResponse)

@@ -130,8 +130,12 @@ async def launch_page(
     user: Page,
     location: Annotated[str, Query(max_length=40)] = "",
     job: Annotated[str, Query(max_length=200)] = "",
+    assets: Annotated[list[str] | None, Query(max_length=1000)] = None,
 ) -> HTMLResponse:
-    """Choose a location and a job, then a form from the job's config schema (plus tags, idempotency key)."""
+    """Choose a location and a job, then a form from the job's config schema (plus tags, idempotency key).
+
+    `assets` (a Dagster location's asset keys, from its location page) narrows the launch to those assets; the API
+    checks that the job materializes them."""
     locations = (await run_in_threadpool(services.locations.list)).locations
     chosen = next((loc for loc in locations if loc.name == location), None)
     definition = chosen.definitions.job(job) if chosen is not None and job else None
@@ -146,4 +150,5 @@ async def launch_page(
         job=definition,
         fields=fields,
         whole_json=whole_json,
+        assets=sorted(set(assets)) if assets and definition is not None else [],
     )

@@ -241,6 +241,7 @@ function setUpLaunch() {
     }
     const key = document.getElementById("idempotency-key").value.trim();
     if (key) body.idempotency_key = key;
+    if (form.dataset.assets) body.assets = JSON.parse(form.dataset.assets);  // from an asset's "Materialize"
     const button = document.getElementById("launch-button");
     button.disabled = true;
     const answer = await api("POST", "/api/runs", body);
