@@ -24,6 +24,7 @@ from contracts.alerts import (
 )
 from longshoreman.cli.api_client import CliError, connect
 from longshoreman.cli.render import clip, console, print_json, short_when, validation_message
+from longshoreman.cli.yaml_files import read_yaml
 
 app = typer.Typer(help="Alert policies: which events go to which channels (email, Slack, Teams, ...).")
 
@@ -38,17 +39,6 @@ OUTCOME_STYLES = {
 }
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise CliError(f"{path} is not valid YAML{where}: {getattr(exc, 'problem', None) or 'syntax error'}") from exc
-
-
 def _policy(data: Any, where: str) -> AlertPolicy:
     if not isinstance(data, dict):
         raise CliError(f"{where} must be a mapping of policy fields (name, events, channels, ...)")
@@ -60,7 +50,7 @@ def _policy(data: Any, where: str) -> AlertPolicy:
 
 def load_policies(path: Path) -> list[AlertPolicy]:
     """The policies of a YAML file: `policies: [...]`, a list, or one policy."""
-    data = _read_yaml(path)
+    data = read_yaml(path)
     if isinstance(data, dict) and "policies" in data:
         data = data["policies"]
     items = data if isinstance(data, list) else [data]

@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from contracts.locations import LocationSpec
 from longshoreman.cli.api_client import CliError
 from longshoreman.cli.render import validation_message
+from longshoreman.cli.yaml_files import read_yaml
 
 # What each entry kind may say (Dagster's keys we support) and the key naming the code.
 ENTRY_KEYS = {
@@ -35,22 +35,10 @@ def location_name(raw: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", raw.lower()).strip("-")
 
 
-def read_workspace(path: Path) -> Any:
-    """The parsed YAML of a workspace file (CliError, one line, if it cannot be read)."""
-    try:
-        return yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise CliError(f"{path} is not valid YAML{where}: {getattr(exc, 'problem', None) or 'syntax error'}") from exc
-
-
 def workspace_specs(path: Path, base: Mapping[str, Any]) -> list[LocationSpec]:
     """One spec per `load_from` entry of the workspace file at `path`, each `base` (launcher, queue, env...)
     plus its code; CliError naming the entry at the first problem."""
-    data = read_workspace(path)
+    data = read_yaml(path)
     entries = data.get("load_from") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:
         raise CliError(f"{path} must have a non-empty `load_from:` list (a Dagster workspace file)")
