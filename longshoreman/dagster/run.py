@@ -35,7 +35,7 @@ from longshoreman.run_capture import LineSink
 
 EventSink = Callable[..., None]
 POLL_S = 0.05
-_NO_COMPUTE_LOGS = {
+_NO_COMPUTE_LOGS: dict[str, object] = {
     "module": "dagster._core.storage.noop_compute_log_manager",
     "class": "NoOpComputeLogManager",
 }
