@@ -174,7 +174,9 @@ class RunExecutor:
                 raise LoadError(
                     f"framework dagster needs dagster in this image (pip install 'longshoreman[dagster]'): {exc}"
                 ) from None
-            run = DagsterRun(s, self._sender.event)
+            # The step processes' output reaches the same places as this process's: none, none to tail.
+            wanted = s.forward_logs or self._store is not None
+            run = DagsterRun(s, self._sender.event, self._line_sink() if wanted else None)
         except LoadError as exc:
             return self._load_failed(exc)
         self._sender.event(EventType.JOB_START, s.job)

@@ -5,8 +5,10 @@ Why `execute_job` (with a `ReconstructableJob`) and not `JobDefinition.execute_i
 job's own executor (the multiprocess executor runs steps in child processes, which re-import the job through
 the reconstructable pointer) and its run config's `execution` section. The instance lives only for the run:
 in memory for an in-process executor, else a temporary directory (child processes need storage they share),
-removed afterwards. Compute logs are not captured by Dagster: the steps' output goes to this worker's stdout
-and stderr, which the executor captures as the run's log lines.
+removed afterwards. Compute logs: in process, Dagster does not capture them (the steps' output goes through this
+worker's sys.stdout and sys.stderr, which the executor captures as the run's log lines); with steps in child
+processes, Dagster's LocalComputeLogManager captures each step process's output in files of that directory,
+which are tailed as the run's log lines while the run goes (compute_logs.py).
 """
 
 from __future__ import annotations
@@ -22,15 +24,18 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster import DagsterEventType
 from dagster._core.definitions.reconstruct import ReconstructableRepository
+from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
 
 from contracts.run_protocol import ASSETS_TAG, RunWorkerEnv
+from longshoreman.dagster.compute_logs import ComputeLogTail, local_compute_logs
 from longshoreman.dagster.events import error_summary, map_event, user_traceback
 from longshoreman.dagster.loader import LoadedDefinitions, load, load_file
 from longshoreman.definitions import LoadError
+from longshoreman.run_capture import LineSink
 
 EventSink = Callable[..., None]
 POLL_S = 0.05
-_NO_COMPUTE_LOGS = {
+_NO_COMPUTE_LOGS: dict[str, object] = {
     "module": "dagster._core.storage.noop_compute_log_manager",
     "class": "NoOpComputeLogManager",
 }
@@ -49,9 +54,11 @@ class Outcome:
 class DagsterRun:
     """A loaded Dagster job, ready to run once with the run's config, tags, asset selection and partition."""
 
-    def __init__(self, settings: RunWorkerEnv, emit: EventSink) -> None:
+    def __init__(self, settings: RunWorkerEnv, emit: EventSink, lines: LineSink | None = None) -> None:
+        """`lines` receives the step processes' output (None: nothing wants it, Dagster need not capture it)."""
         self.settings = settings
         self._emit = emit
+        self._lines = lines
         loaded = load_file(settings.python_file) if settings.python_file else load(settings.module)
         try:
             self.job = loaded.definitions.resolve_job_def(settings.job)
@@ -86,9 +93,17 @@ class DagsterRun:
         """Run the job to its end (a cancel's RunCanceled passes through), streaming its events."""
         in_process = self.job.executor_def.name == "in_process"
         directory = None if in_process else tempfile.mkdtemp(prefix="longshoreman-dagster-")
-        overrides = {"compute_logs": _NO_COMPUTE_LOGS, "telemetry": {"enabled": False}}
+        # In process, our capture of sys.stdout/sys.stderr sees the steps' output: Dagster capturing it too would
+        # send each line twice. Steps in child processes are only heard through Dagster's capture.
+        compute_logs: dict[str, object] = _NO_COMPUTE_LOGS
+        if directory is not None and self._lines is not None:
+            compute_logs = local_compute_logs(directory)
+            # A step process's stdout is a file: block-buffered, a print would reach it (and the run's logs)
+            # only when the step ends. Unbuffered, each line is tailed as it is written. (One run per worker.)
+            os.environ["PYTHONUNBUFFERED"] = "1"
+        overrides = {"compute_logs": compute_logs, "telemetry": {"enabled": False}}
         instance = dg.DagsterInstance.ephemeral() if in_process else dg.DagsterInstance.local_temp(directory, overrides)
-        forwarder = _Forwarder(instance, self._emit, self.settings.forward_logs)
+        forwarder = _Forwarder(instance, self._emit, self.settings.forward_logs, self._lines)
         forwarder.start()
         try:
             result = dg.execute_job(
@@ -141,7 +156,9 @@ def _failure(steps: list[tuple[str, dg.DagsterEvent]], run_failure: str) -> Outc
 class _Forwarder:
     """Polls the run-local instance's event log and posts each new event while the run goes on."""
 
-    def __init__(self, instance: dg.DagsterInstance, emit: EventSink, forward_logs: bool) -> None:
+    def __init__(
+        self, instance: dg.DagsterInstance, emit: EventSink, forward_logs: bool, lines: LineSink | None
+    ) -> None:
         self._instance = instance
         self._emit = emit
         self._forward_logs = forward_logs
@@ -152,6 +169,11 @@ class _Forwarder:
         self._cursor: str | None = None
         self.failures: list[tuple[str, dg.DagsterEvent]] = []
         self.run_failure = ""
+        self._tail: ComputeLogTail | None = None
+        manager = instance.compute_log_manager
+        # Only the instance of a run with steps in child processes has it (see DagsterRun.execute).
+        if lines is not None and isinstance(manager, LocalComputeLogManager):
+            self._tail = ComputeLogTail(manager, lambda: self._run_id, lines)
 
     def start(self) -> None:
         self._thread.start()
@@ -160,13 +182,14 @@ class _Forwarder:
         """Stop polling and forward what is left (the events of the run's last moments)."""
         self._stopped.set()
         self._thread.join()
-        self._poll()
+        # execute_job has returned: the step processes are gone and their files hold all they wrote.
+        self._poll(final=True)
 
     def _loop(self) -> None:
         while not self._stopped.wait(POLL_S):
             self._poll()
 
-    def _poll(self) -> None:
+    def _poll(self, final: bool = False) -> None:
         with self._lock:
             if self._run_id is None:
                 # A run-local instance holds exactly one run: the one execute_job created.
@@ -180,7 +203,9 @@ class _Forwarder:
                     self._forward(record.event_log_entry)
                 self._cursor = page.cursor
                 if not page.has_more:
-                    return
+                    break
+            if self._tail is not None:
+                self._tail.poll(final)
 
     def _forward(self, entry: dg.EventLogEntry) -> None:
         event = entry.dagster_event
@@ -188,6 +213,8 @@ class _Forwarder:
             self.failures.append((event.step_key, event))
         if event is not None and event.event_type is DagsterEventType.RUN_FAILURE:
             self.run_failure = event.message or ""
+        if event is not None and event.event_type is DagsterEventType.LOGS_CAPTURED and self._tail is not None:
+            self._tail.captured(event.logs_captured_data.file_key)
         mapped = map_event(entry, self._forward_logs)
         if mapped is not None:
             self._emit(mapped.type, mapped.message, at=mapped.at)

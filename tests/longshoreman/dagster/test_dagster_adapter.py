@@ -142,6 +142,47 @@ def test_a_multiprocess_job_runs_its_steps_in_child_processes_on_a_run_local_ins
     assert not list(tmp_path.glob("longshoreman-dagster-*"))  # nothing of the instance is left
 
 
+def test_without_forwarding_the_step_processes_output_goes_to_the_log_store_once(tmp_path: Path):
+    module = write_module(
+        tmp_path,
+        "noisy_defs",
+        """
+        import sys
+        import dagster as dg
+
+        @dg.asset
+        def noisy() -> None:
+            for i in range(1, 1001):
+                print(f"noisy {i}")
+            print("noisy complaint", file=sys.stderr)
+            sys.stdout.write("noisy " + "x" * 70_000)
+
+        defs = dg.Definitions(assets=[noisy], jobs=[dg.define_asset_job("noisy_job", selection=[noisy])])
+        """,
+    )
+    root = tmp_path / "logs"
+    env = run_env(
+        "noisy_job",
+        module=module,
+        run_id="r-noisy",
+        LONGSHOREMAN_RUN_FRAMEWORK="dagster",
+        LONGSHOREMAN_RUN_LOG_STORE=f"file://{root}",
+        LONGSHOREMAN_RUN_FORWARD_LOGS="false",
+    )
+    env.pop("DAGSTER_HOME", None)
+
+    result = execute_run(env, tmp_path, timeout_s=120)
+
+    assert result.returncode == ExitCode.SUCCESS, result.stderr
+    stored = [json.loads(line) for line in (root / "r-noisy" / "1" / "logs.jsonl").read_text().splitlines()]
+    stdout = [line["line"] for line in stored if line["stream"] == "stdout"]
+    first = stdout.index("noisy 1")
+    assert stdout[first : first + 1000] == [f"noisy {i}" for i in range(1, 1001)]
+    assert [len(line) for line in stdout[first + 1000 :]] == [64_000, 70_006 - 64_000]  # a long line is cut, not lost
+    stderr = [line["line"] for line in stored if line["stream"] == "stderr"]
+    assert stderr.count("noisy complaint") == 1
+
+
 def test_invalid_run_config_is_refused_by_dagster_in_the_run_worker(tmp_path: Path):
     termination = tmp_path / "termination"
     env = run_env(

@@ -18,7 +18,7 @@ from longshoreman.dagster.loader import load_file
 from longshoreman.definitions import LoadError
 from tests.longshoreman.cli.helpers import Cli, one_error_line
 from tests.longshoreman.sdk_support import execute_run, run_env
-from tests.support.agent import REPO_ROOT
+from tests.support.agent import REPO_ROOT, get_json, wait_for
 from tests.support.control_plane import ControlPlane
 from tests.support.stack import Stack
 
@@ -196,3 +196,76 @@ def test_a_bad_workspace_file_is_refused_in_one_line_and_adds_nothing(
     assert message in line, line
     with control_plane.client() as client:
         assert client.get(f"/api/locations/ok-{unique[:6]}").status_code == 404
+
+
+# Steps that print to stdout and stderr (one line from a subprocess, straight to file descriptor 1), in child
+# processes (the default executor) and in process: `talk` waits, mid-step, for the test to have seen its first line.
+TALKING = """
+import os
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+
+GO = Path({go!r})
+
+@dg.asset
+def talk() -> int:
+    print("talk: first line")  # not flushed: it must arrive while the step still runs
+    deadline = time.monotonic() + 120
+    while not GO.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    print("talk: out 2")
+    print("talk: on stderr", file=sys.stderr)
+    os.system("echo talk: from a subprocess")
+    sys.stdout.write("talk: no newline")
+    return 1
+
+@dg.asset
+def answer(talk: int) -> None:
+    print(f"answer: got {{talk}}")
+    print("answer: on stderr", file=sys.stderr)
+
+@dg.asset
+def solo() -> None:
+    print("solo: in process")
+    print("solo: on stderr", file=sys.stderr)
+
+talking = dg.define_asset_job("talking", selection=[talk, answer])
+alone = dg.define_asset_job("alone", selection=[solo], executor_def=dg.in_process_executor)
+defs = dg.Definitions(assets=[talk, answer, solo], jobs=[talking, alone])
+"""
+
+
+def test_the_step_processes_output_reaches_the_runs_logs_while_it_runs_each_line_once(stack: Stack, tmp_path: Path):
+    go = tmp_path / "go"
+    project = write_project(tmp_path, TALKING.format(go=str(go)))
+    stack.add_location(
+        stack.spec("talking", module=None, python_file=str(project), framework="dagster", startup_timeout_s=60)
+    )
+
+    run_id = stack.launch("talking", location="talking")
+    wait_for(lambda: "talk: first line" in stack.logs(run_id), 90, "the step's first line while it runs")
+    go.touch()
+    run = stack.wait_run(run_id, timeout_s=90)
+
+    assert run["status"] == "SUCCESS", run["reason"]
+    lines = [(line["stream"], line["line"]) for line in get_json(stack.client, f"/api/runs/{run_id}/logs")["lines"]]
+    expected = [
+        ("stdout", "talk: first line"),
+        ("stdout", "talk: out 2"),
+        ("stderr", "talk: on stderr"),
+        ("stdout", "talk: from a subprocess"),
+        ("stdout", "talk: no newline"),
+        ("stdout", "answer: got 1"),
+        ("stderr", "answer: on stderr"),
+    ]
+    ours = [item for item in lines if item[1].startswith(("talk:", "answer:"))]
+    assert sorted(ours) == sorted(expected)  # each line once, on its stream
+    assert [item for item in ours if item[0] == "stdout"] == [item for item in expected if item[0] == "stdout"]
+
+    alone = stack.wait_run(stack.launch("alone", location="talking"), timeout_s=90)
+    assert alone["status"] == "SUCCESS", alone["reason"]
+    solo = [line for line in stack.logs(alone["id"]) if line.startswith("solo:")]
+    assert sorted(solo) == ["solo: in process", "solo: on stderr"]  # in process: our capture's, not twice
