@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 from temporalio import activity
-from temporalio.service import RPCError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.polling import heartbeating
 from contracts.agent import LocationState
@@ -51,7 +52,13 @@ class CodeServerClient:
                 .query(STATUS_QUERY, result_type=LocationState)
             )
         except RPCError as err:
-            raise NotServing(f"code location '{location}' cannot be asked: {err.message}") from err
+            if err.status is RPCStatusCode.NOT_FOUND:  # no such location (any more): nothing to ask, for good
+                raise NotServing(f"code location '{location}' cannot be asked: {err.message}") from err
+            # Transient (the query reached a dead agent's sticky queue, Temporal is busy or restarting): fail this
+            # attempt so the activity's retry asks again, instead of skipping a tick that a retry would run.
+            raise ApplicationError(
+                f"code location '{location}' cannot be asked yet: {err.message}", type="LocationQueryFailed"
+            ) from err
         if state.status is not LocationStatus.LOADED or state.server is None:
             raise NotServing(f"code location '{location}' is {state.status}", state.status)
         try:
