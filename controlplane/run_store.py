@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import jsonschema
-from jsonschema.exceptions import best_match
 from sqlalchemy import Insert, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from contracts.api import EventList, IngestResult, LogList, RunList, RunView
 from contracts.compute_logs import ComputeLogs
+from contracts.config_schema import schema_errors
 from contracts.locations import Definitions, JobDefinition, LocationSpec
 from contracts.run_protocol import (
     ASSETS_TAG,
@@ -105,17 +104,9 @@ class Prepared:
 
 def validate_config(job: JobDefinition, config: dict[str, Any]) -> None:
     """Invalid unless `config` satisfies the job's JSON schema."""
-    if not job.config_schema:
-        return
-    validator_cls = jsonschema.validators.validator_for(job.config_schema)
-    try:
-        validator_cls.check_schema(job.config_schema)
-    except jsonschema.SchemaError as err:
-        raise Invalid(f"job '{job.name}' declares an invalid config schema: {err.message}") from err
-    error = best_match(validator_cls(job.config_schema).iter_errors(config))
-    if error is not None:
-        where = "config" + "".join(f"[{p!r}]" for p in error.absolute_path)
-        raise Invalid(f"config is not valid for job '{job.name}': {where}: {error.message}")
+    errors = schema_errors(job.name, job.config_schema, config)
+    if errors:
+        raise Invalid(errors[0])
 
 
 def asset_launch_tags(

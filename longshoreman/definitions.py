@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, overload
 
 # Lifecycle events are posted by the executor only, so the event stream of a run stays trustworthy.
+from contracts.config_schema import schema_errors
 from contracts.run_protocol import POOL_PATTERN, RESERVED_EVENT_TYPES
 from longshoreman.automations import Schedule, Sensor
 from longshoreman.callables import first_paragraph, takes_context
-from longshoreman.config_check import schema_errors
 
 MAX_JOB_NAME = 200
 MAX_EVENT_TYPE = 64

@@ -18,6 +18,7 @@ LIGHT_CONTRACTS = (
     "contracts.run_protocol",
     "contracts.code_server_protocol",
     "contracts.log_store_protocol",
+    "contracts.config_schema",
 )
 FIND_HEAVY = (
     f"sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY)!r})"

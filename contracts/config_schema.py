@@ -1,7 +1,8 @@
-"""An SDK job's run config checked against its JSON schema, in the code server (the control plane's own check).
+"""A run config checked against its job's JSON schema: one rule, one wording, for the control plane's launch
+check and the SDK code server's answer to a config check.
 
-The SDK needs only the standard library: without `jsonschema` in the user's environment a config passes here,
-and the control plane (which has it) stays the check.
+Standard library only at import (the SDK imports it): `jsonschema` is imported when a check runs. Without it in
+the user's environment a config passes in the code server, and the control plane (which has it) stays the check.
 """
 
 from __future__ import annotations
